@@ -1,0 +1,91 @@
+//! Locating the data directory and reading (optionally gzip-compressed) files from it.
+
+use crate::error::{DataError, Result};
+use flate2::read::GzDecoder;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Environment variable naming the data directory.
+pub const DATA_ENV: &str = "GENREP_DATA";
+
+/// Where the datasets live, and how that was decided (shown in errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataDir {
+    /// The directory holding `mnist/`, `cifar-10-batches-bin/`, ...
+    pub path: PathBuf,
+    /// `--data-dir`, `$GENREP_DATA` or `default ./datasets`.
+    pub origin: String,
+}
+
+impl DataDir {
+    /// Resolves the data directory: `explicit` (from `--data-dir`), else `$GENREP_DATA`, else
+    /// `./datasets`. Errors if the chosen directory does not exist.
+    pub fn resolve(explicit: Option<&Path>) -> Result<Self> {
+        let (path, origin) = match explicit {
+            Some(p) => (p.to_path_buf(), "--data-dir".to_string()),
+            None => match std::env::var_os(DATA_ENV) {
+                Some(v) if !v.is_empty() => (PathBuf::from(v), format!("${DATA_ENV}")),
+                _ => (PathBuf::from("datasets"), "the default ./datasets".to_string()),
+            },
+        };
+        if !path.is_dir() {
+            return Err(DataError::MissingDir { path, origin });
+        }
+        Ok(Self { path, origin })
+    }
+
+    /// A data directory at `path` without checking that it exists (for tests and tools).
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), origin: "explicit path".into() }
+    }
+
+    /// Finds `rel` (e.g. `mnist/train-labels-idx1-ubyte`) as given or with `.gz` appended
+    /// (or removed), returning the first path that exists.
+    pub fn locate(&self, dataset: &'static str, rel: &str, expected: &str) -> Result<PathBuf> {
+        let plain = self.path.join(rel);
+        let alt = match rel.strip_suffix(".gz") {
+            Some(stem) => self.path.join(stem),
+            None => self.path.join(format!("{rel}.gz")),
+        };
+        for p in [&plain, &alt] {
+            if p.is_file() {
+                return Ok(p.clone());
+            }
+        }
+        Err(DataError::Missing { dataset, path: plain, expected: expected.to_string() })
+    }
+
+    /// Reads `rel` (plain or `.gz`, see [`DataDir::locate`]) fully into memory, decompressing gzip.
+    pub fn read(&self, dataset: &'static str, rel: &str, expected: &str) -> Result<(PathBuf, Vec<u8>)> {
+        let path = self.locate(dataset, rel, expected)?;
+        let bytes = read_maybe_gz(&path)?;
+        Ok((path, bytes))
+    }
+}
+
+/// Reads a file and gunzips it when it starts with the gzip magic bytes `1f 8b`.
+pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    decode_maybe_gz(path, raw)
+}
+
+/// Gunzips `raw` if it carries the gzip magic, else returns it unchanged. Errors name `path`.
+pub fn decode_maybe_gz(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
+    if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
+        let mut out = Vec::with_capacity(raw.len() * 4);
+        GzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|source| DataError::Gzip { path: path.to_path_buf(), source })?;
+        Ok(out)
+    } else if path.extension().is_some_and(|e| e == "gz") {
+        Err(DataError::Gzip {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "file name ends in .gz but the gzip magic bytes 1f 8b are missing",
+            ),
+        })
+    } else {
+        Ok(raw)
+    }
+}

@@ -1,0 +1,33 @@
+//! Argument parsing and dispatch of the `genrep` subcommands.
+
+mod data;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// genrep: train models and explain their predictions by training examples.
+#[derive(Debug, Parser)]
+#[command(name = "genrep", version, about, long_about = None)]
+pub struct Cli {
+    /// Directory holding the datasets (default: $GENREP_DATA, else ./datasets).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect the datasets.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Data(cmd) => data::run(cmd, cli.data_dir.as_deref()),
+    }
+}
