@@ -6,5 +6,9 @@
 //!
 //! This facade re-exports the workspace crates:
 //! - [`data`]: dataset loaders, WordPiece tokenizer, task builder.
+//! - [`models`]: the `Classifier` trait, the built-in CNNs, safetensors save/load, devices.
+//! - [`trainer`]: the training loop, step observers, training records, checkpoints, run dirs.
 
 pub use genrep_data as data;
+pub use genrep_models as models;
+pub use genrep_trainer as trainer;

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch of the `genrep` subcommands.
 
 mod data;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -23,11 +24,14 @@ pub enum Command {
     /// Inspect the datasets.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Train a model on a task and write a run directory (config, checkpoints, record, metrics).
+    Train(train::TrainArgs),
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Data(cmd) => data::run(cmd, cli.data_dir.as_deref()),
+        Command::Train(args) => train::run(args, cli.data_dir.as_deref()),
     }
 }

@@ -1,0 +1,41 @@
+//! The seam for architectures: a feature map followed by a linear head.
+
+use crate::input::Input;
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::prelude::*;
+
+/// A classifier `f(x) = Theta_2 Phi(x) + b`: a feature map `Phi` (the penultimate layer,
+/// needed by the last-layer kernel and representer points) and a linear head.
+///
+/// Implementing this one trait (plus burn's `Module`) is all a new architecture needs to be
+/// trained and explained by genrep.
+pub trait Classifier: Module {
+    /// Penultimate features `Phi(x)`: `[batch, d]`.
+    fn features(&self, x: &Input) -> Tensor<2>;
+
+    /// The linear head `Theta_2` mapping `d` features to `C` logits.
+    fn head(&self) -> &Linear;
+
+    /// A mutable handle on the head (for refitting the last layer, 2018 representer points).
+    fn head_mut(&mut self) -> &mut Linear;
+
+    /// Logits `f(x) = head(Phi(x))`: `[batch, C]`.
+    fn logits(&self, x: &Input) -> Tensor<2> {
+        self.head().forward(self.features(x))
+    }
+
+    /// Number of output logits `C`.
+    fn num_classes(&self) -> usize {
+        self.head().weight.dims()[1]
+    }
+
+    /// Dimension `d` of the penultimate features.
+    fn feature_dim(&self) -> usize {
+        self.head().weight.dims()[0]
+    }
+
+    /// A short description of the architecture and its shape, used to refuse loading weights
+    /// into a different model (e.g. `vision-cnn(1x28x28, 32-64, k5, C=2)`).
+    fn architecture(&self) -> String;
+}

@@ -1,0 +1,24 @@
+//! # genrep-models
+//!
+//! The [`Classifier`] seam (penultimate features + linear head) and the built-in
+//! architectures of the experiments: [`VisionCnn`] (MNIST, CIFAR-10) and [`TextCnn`] (AG News,
+//! Toxicity), a registry to pick them by name ([`ModelSpec`]), and safetensors save/load
+//! that refuses weights of another architecture.
+
+pub mod classifier;
+pub mod device;
+pub mod error;
+pub mod input;
+pub mod registry;
+pub mod store;
+pub mod text_cnn;
+pub mod vision_cnn;
+
+pub use classifier::Classifier;
+pub use device::{device_names, parse_device};
+pub use error::{ModelError, Result};
+pub use input::Input;
+pub use registry::{Model, ModelSpec, MODEL_NAMES};
+pub use store::{load_weights, save_weights, write_atomic};
+pub use text_cnn::{TextCnn, TextCnnConfig};
+pub use vision_cnn::{VisionCnn, VisionCnnConfig};

@@ -1,0 +1,36 @@
+//! Errors of `genrep-trainer`.
+
+use std::path::PathBuf;
+
+/// Errors while configuring or running training, or reading its artefacts.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A configuration field has an unusable value.
+    #[error("train config: field `{field}` {what}")]
+    Config { field: &'static str, what: String },
+
+    /// The loss became NaN or infinite.
+    #[error("non-finite loss {loss} at step {step} (epoch {epoch}); lower --lr or check the inputs")]
+    NonFinite { step: usize, epoch: usize, loss: f64 },
+
+    /// An exclusion index outside the training set.
+    #[error("exclusion index {index} is out of range for {n} training examples")]
+    Exclusion { index: usize, n: usize },
+
+    /// A model error (architecture mismatch, bad weights file, ...).
+    #[error(transparent)]
+    Model(#[from] genrep_models::ModelError),
+
+    /// A file could not be read, written or parsed.
+    #[error("{path}: {what}")]
+    Io { path: PathBuf, what: String },
+}
+
+/// `Result` with [`TrainError`].
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+impl TrainError {
+    pub(crate) fn io(path: &std::path::Path, what: impl std::fmt::Display) -> Self {
+        Self::Io { path: path.to_path_buf(), what: what.to_string() }
+    }
+}

@@ -1,0 +1,23 @@
+//! # genrep-trainer
+//!
+//! Minibatch training of any [`genrep_models::Classifier`] with softmax cross-entropy, plain
+//! SGD / momentum / Adam and L2 weight decay, a seeded minibatch order, train-with-exclusions
+//! (same initial weights and batches, minus the excluded points), per-step observers that see
+//! each example's `dL/df` ([`StepObserver`]), the built-in [`TrainingRecord`] (tracking
+//! representers, Eqn 10 of Tsai et al. 2023), atomic checkpoints and run directories.
+
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod loss;
+pub mod observer;
+pub mod run;
+pub mod schedule;
+pub mod trainer;
+
+pub use checkpoint::{Checkpoint, CheckpointKind};
+pub use config::{OptimizerConfig, TrainConfig};
+pub use error::{Result, TrainError};
+pub use observer::{StepInfo, StepObserver, TrainingRecord};
+pub use run::{RunConfig, RunDir};
+pub use trainer::{evaluate, fit, init_seeded, predict_logits, EpochMetrics, FitOptions, TrainOutcome};

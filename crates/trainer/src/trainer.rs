@@ -1,0 +1,232 @@
+//! The training loop: seeded minibatch SGD/Adam on softmax cross-entropy, with per-step
+//! observers, exclusions, checkpoints and a non-finite-loss guard.
+
+use crate::checkpoint::{Checkpoint, CheckpointKind};
+use crate::config::{OptimizerConfig, TrainConfig};
+use crate::error::{Result, TrainError};
+use crate::loss::{linear_surrogate, softmax_cross_entropy};
+use crate::observer::{StepInfo, StepObserver};
+use crate::schedule::{epoch_batches, exclusion_mask};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::prelude::*;
+use burn::store::ModuleSnapshot;
+use genrep_data::Examples;
+use genrep_models::{save_weights, Classifier, Input};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Metrics of one epoch.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochMetrics {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's steps (at the parameters before each step).
+    pub train_loss: f64,
+    /// Training accuracy over the epoch's steps (same convention).
+    pub train_accuracy: f64,
+    /// Test accuracy after the epoch, when a test split was given.
+    pub test_accuracy: Option<f64>,
+    /// Wall-clock seconds of the epoch (training only).
+    pub seconds: f64,
+}
+
+/// What [`fit`] returns.
+#[derive(Debug)]
+pub struct TrainOutcome<M> {
+    /// The trained model.
+    pub model: M,
+    /// Per-epoch metrics.
+    pub history: Vec<EpochMetrics>,
+    /// Checkpoints written (empty without a checkpoint directory).
+    pub checkpoints: Vec<Checkpoint>,
+    /// Optimiser steps taken.
+    pub steps: usize,
+}
+
+/// Where and how [`fit`] runs besides the hyper-parameters.
+#[derive(Debug, Clone)]
+pub struct FitOptions {
+    /// The device (autodiff is enabled on it for training).
+    pub device: Device,
+    /// Training-set indices left out of every batch (train-with-exclusions).
+    pub excluded: Vec<usize>,
+    /// Directory for checkpoints; `None` writes none.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Evaluate the test split after every epoch (else only after the last).
+    pub eval_every_epoch: bool,
+}
+
+impl FitOptions {
+    /// Defaults on `device`: no exclusions, no checkpoints, test evaluation after the last epoch.
+    pub fn new(device: Device) -> Self {
+        Self { device, excluded: Vec::new(), checkpoint_dir: None, eval_every_epoch: false }
+    }
+}
+
+/// Builds a model reproducibly: seeds the device with `seed`, then calls `init` on the
+/// autodiff version of `device`.
+pub fn init_seeded<M>(device: &Device, seed: u64, init: impl FnOnce(&Device) -> M) -> M {
+    let device = device.clone().autodiff();
+    device.seed(seed);
+    init(&device)
+}
+
+fn build_optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
+    let wd = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
+    match cfg.optimizer {
+        OptimizerConfig::Sgd { momentum } => {
+            let m = (momentum > 0.0).then(|| MomentumConfig::new().with_momentum(momentum).with_dampening(0.0));
+            SgdConfig::new().with_weight_decay(wd).with_momentum(m).init()
+        }
+        OptimizerConfig::Adam { beta1, beta2, epsilon } => {
+            AdamConfig::new().with_beta_1(beta1).with_beta_2(beta2).with_epsilon(epsilon).with_weight_decay(wd).init()
+        }
+    }
+}
+
+/// Logits of every example of `examples`, computed in batches without autodiff: `[n, C]` row-major.
+pub fn predict_logits<M: Classifier>(model: &M, examples: &Examples, batch_size: usize, device: &Device) -> Vec<f32> {
+    let model = model.valid();
+    let plain = device.clone().inner();
+    let mut out = Vec::with_capacity(examples.len() * model.num_classes());
+    let idx: Vec<usize> = (0..examples.len()).collect();
+    for chunk in idx.chunks(batch_size.max(1)) {
+        let x = Input::gather(examples, chunk, &plain);
+        let logits = model.logits(&x);
+        out.extend(logits.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default());
+    }
+    out
+}
+
+/// Mean loss and accuracy of `model` on `examples`.
+pub fn evaluate<M: Classifier>(model: &M, examples: &Examples, batch_size: usize, device: &Device) -> (f64, f64) {
+    if examples.is_empty() {
+        return (0.0, 0.0);
+    }
+    let logits = predict_logits(model, examples, batch_size, device);
+    let parts = softmax_cross_entropy(&logits, &examples.labels, model.num_classes());
+    (parts.mean_loss, parts.correct as f64 / examples.len() as f64)
+}
+
+/// Trains `model` on `train` with `cfg`, calling every observer after each step.
+///
+/// Each step: gather the batch (minus exclusions), forward, `L = (1/|B|) sum_i CE(f(x_i), y_i)`,
+/// report `dL_i/df(x_i)` to the observers, backward, optimiser update. Checkpoints `init`,
+/// `middle` (end of epoch `epochs/2`, or step `T/2` for a single epoch), `final`, and each epoch
+/// if `cfg.checkpoint_every_epoch`, are written atomically to `opts.checkpoint_dir`.
+pub fn fit<M: Classifier + ModuleSnapshot>(
+    mut model: M,
+    train: &Examples,
+    test: Option<&Examples>,
+    cfg: &TrainConfig,
+    opts: &FitOptions,
+    observers: &mut [&mut dyn StepObserver],
+) -> Result<TrainOutcome<M>> {
+    cfg.validate()?;
+    let n = train.len();
+    if n == 0 {
+        return Err(TrainError::Config { field: "train", what: "the training split is empty".into() });
+    }
+    if let Some(bad) = train.labels.iter().find(|&&y| y >= model.num_classes()) {
+        return Err(TrainError::Config {
+            field: "num_classes",
+            what: format!("the model has {} outputs but the data has label {bad}", model.num_classes()),
+        });
+    }
+    let excluded = exclusion_mask(n, &opts.excluded)?;
+    let plain = opts.device.clone().inner();
+    let c = model.num_classes();
+    let mut optim = build_optimizer(cfg);
+    let mut checkpoints = Vec::new();
+    let save = |model: &M, kind: CheckpointKind, step: usize, epoch: usize, out: &mut Vec<Checkpoint>| -> Result<()> {
+        if let Some(dir) = &opts.checkpoint_dir {
+            out.push(write_checkpoint(model, dir, kind, step, epoch, cfg.lr)?);
+        }
+        Ok(())
+    };
+    save(&model, CheckpointKind::Init, 0, 0, &mut checkpoints)?;
+
+    let batches_per_epoch = n.div_ceil(cfg.batch_size);
+    let total = cfg.total_steps(n);
+    let middle_epoch = (cfg.epochs >= 2).then_some(cfg.epochs / 2);
+    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut step = 0;
+    for epoch in 0..cfg.epochs {
+        let start = Instant::now();
+        let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
+        for (b, full_batch) in epoch_batches(n, cfg.batch_size, cfg.seed, epoch).into_iter().enumerate() {
+            let batch: Vec<usize> = full_batch.into_iter().filter(|&i| !excluded[i]).collect();
+            if !batch.is_empty() {
+                let x = Input::gather(train, &batch, &plain);
+                let labels: Vec<usize> = batch.iter().map(|&i| train.labels[i]).collect();
+                let logits = model.logits(&x);
+                let values = logits.to_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+                let parts = softmax_cross_entropy(&values, &labels, c);
+                if !parts.mean_loss.is_finite() {
+                    return Err(TrainError::NonFinite { step, epoch, loss: parts.mean_loss });
+                }
+                let info = StepInfo {
+                    step,
+                    epoch,
+                    lr: cfg.lr,
+                    batch_indices: &batch,
+                    dloss_dlogits: &parts.dloss_dlogits,
+                    num_classes: c,
+                    loss: parts.mean_loss,
+                    correct: parts.correct,
+                };
+                for o in observers.iter_mut() {
+                    o.on_step(&info);
+                }
+                let scale = 1.0 / batch.len() as f32;
+                let weights: Vec<f32> = parts.dloss_dlogits.iter().map(|g| g * scale).collect();
+                let grads = linear_surrogate(logits, weights).backward();
+                let grads = GradientsParams::from_grads(grads, &model);
+                model = optim.step(cfg.lr, model, grads);
+                loss_sum += parts.mean_loss * batch.len() as f64;
+                correct += parts.correct;
+                seen += batch.len();
+            }
+            step += 1;
+            if cfg.epochs == 1 && b + 1 == batches_per_epoch / 2 {
+                save(&model, CheckpointKind::Middle, step, epoch, &mut checkpoints)?;
+            }
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let last = epoch + 1 == cfg.epochs;
+        let test_accuracy = match test {
+            Some(t) if opts.eval_every_epoch || last => Some(evaluate(&model, t, 256, &opts.device).1),
+            _ => None,
+        };
+        let (train_loss, train_accuracy) =
+            if seen > 0 { (loss_sum / seen as f64, correct as f64 / seen as f64) } else { (0.0, 0.0) };
+        for o in observers.iter_mut() {
+            o.on_epoch_end(epoch, train_loss, train_accuracy);
+        }
+        history.push(EpochMetrics { epoch, train_loss, train_accuracy, test_accuracy, seconds });
+        if cfg.checkpoint_every_epoch && !last {
+            save(&model, CheckpointKind::Epoch(epoch + 1), step, epoch + 1, &mut checkpoints)?;
+        }
+        if middle_epoch == Some(epoch + 1) {
+            save(&model, CheckpointKind::Middle, step, epoch + 1, &mut checkpoints)?;
+        }
+    }
+    debug_assert_eq!(step, total);
+    save(&model, CheckpointKind::Final, step, cfg.epochs, &mut checkpoints)?;
+    Ok(TrainOutcome { model, history, checkpoints, steps: step })
+}
+
+fn write_checkpoint<M: Classifier + ModuleSnapshot>(
+    model: &M,
+    dir: &Path,
+    kind: CheckpointKind,
+    step: usize,
+    epoch: usize,
+    lr: f64,
+) -> Result<Checkpoint> {
+    let file = format!("{}.safetensors", kind.name());
+    save_weights(model, &dir.join(&file))?;
+    Ok(Checkpoint { name: kind.name(), kind, step, epoch, lr, file })
+}

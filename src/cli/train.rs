@@ -1,0 +1,166 @@
+//! `genrep train`: build a task, train a model on it, and write a run directory.
+
+use super::data::TaskArgs;
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use genrep::data::DataDir;
+use genrep::models::{parse_device, ModelSpec};
+use genrep::trainer::{
+    fit, init_seeded, FitOptions, OptimizerConfig, RunConfig, RunDir, StepInfo, StepObserver, TrainConfig,
+    TrainingRecord,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+
+/// Optimiser choice on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OptimizerArg {
+    /// Stochastic gradient descent (with --momentum, default 0 = plain SGD).
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+/// Arguments of `genrep train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Architecture: vision-cnn or text-cnn (default: by the task's input type).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 2)]
+    pub epochs: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f64,
+    /// Optimiser.
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Sgd)]
+    pub optimizer: OptimizerArg,
+    /// SGD momentum (0 = plain SGD, which makes tracking representers exact).
+    #[arg(long, default_value_t = 0.0)]
+    pub momentum: f64,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Seed of the initial weights and the minibatch order.
+    #[arg(long, default_value_t = 0)]
+    pub train_seed: u64,
+    /// Device: cpu (= flex, default), ndarray, or wgpu (needs --features wgpu).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Output run directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace an existing run directory.
+    #[arg(long)]
+    pub force: bool,
+    /// Skip the per-epoch checkpoints (init, middle and final are always written).
+    #[arg(long)]
+    pub no_epoch_checkpoints: bool,
+    /// Keep the raw per-step log of loss derivatives in record.json.
+    #[arg(long)]
+    pub keep_step_log: bool,
+}
+
+/// A progress bar over optimiser steps showing the running loss and accuracy.
+struct ProgressObserver {
+    bar: ProgressBar,
+    loss: f64,
+    acc: f64,
+}
+
+impl StepObserver for ProgressObserver {
+    fn on_step(&mut self, s: &StepInfo<'_>) {
+        // Exponential moving averages keep the display steady.
+        let a = if s.step == 0 { 1.0 } else { 0.05 };
+        self.loss = (1.0 - a) * self.loss + a * s.loss;
+        self.acc = (1.0 - a) * self.acc + a * s.correct as f64 / s.batch_indices.len().max(1) as f64;
+        self.bar.set_message(format!("epoch {} loss {:.4} acc {:.3}", s.epoch + 1, self.loss, self.acc));
+        self.bar.inc(1);
+    }
+}
+
+/// Runs `genrep train`.
+pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    let run = RunDir::new(&args.out);
+    if run.config_path().exists() && !args.force {
+        anyhow::bail!("{} already holds a run; pass --force to replace it", args.out.display());
+    }
+    let device = parse_device(&args.device)?;
+    let (spec, task_options) = args.task.resolve()?;
+    let optimizer = match args.optimizer {
+        OptimizerArg::Sgd => OptimizerConfig::Sgd { momentum: args.momentum },
+        OptimizerArg::Adam => OptimizerConfig::adam(),
+    };
+    let train_cfg = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        optimizer,
+        weight_decay: args.weight_decay,
+        seed: args.train_seed,
+        checkpoint_every_epoch: !args.no_epoch_checkpoints,
+    };
+    train_cfg.validate()?;
+
+    let dir = DataDir::resolve(data_dir)?;
+    eprintln!("building task {spec} from {}", dir.path.display());
+    let task = genrep::data::build_task(&dir, &spec, &task_options)?;
+    let model_spec = match &args.model {
+        Some(name) => ModelSpec::for_examples(name, &task.train, task.num_classes())?,
+        None => ModelSpec::default_for(&task.train, task.num_classes())?,
+    };
+    eprintln!(
+        "task {}: {} train / {} test examples, {} classes; model {} parameters",
+        task.spec,
+        task.train.len(),
+        task.test.len(),
+        task.num_classes(),
+        model_spec.num_params()
+    );
+    let model = init_seeded(&device, train_cfg.seed, |d| model_spec.init(d))?;
+    let run_cfg = RunConfig {
+        task: task.spec.clone(),
+        task_options,
+        model: model_spec,
+        train: train_cfg.clone(),
+        device: args.device.clone(),
+    };
+    run.write_config(&run_cfg)?;
+
+    let mut record = TrainingRecord::new(task.train.len(), task.num_classes(), args.keep_step_log);
+    let bar = ProgressBar::new(train_cfg.total_steps(task.train.len()) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}")
+            .context("progress bar template")?,
+    );
+    let mut progress = ProgressObserver { bar, loss: 0.0, acc: 0.0 };
+    let mut opts = FitOptions::new(device);
+    opts.checkpoint_dir = Some(run.checkpoint_dir());
+    opts.eval_every_epoch = true;
+    let outcome = fit(model, &task.train, Some(&task.test), &train_cfg, &opts, &mut [&mut record, &mut progress])?;
+    progress.bar.finish_and_clear();
+
+    run.write_record(&record)?;
+    run.write_checkpoints(&outcome.checkpoints)?;
+    run.write_metrics(&outcome.history)?;
+    for m in &outcome.history {
+        eprintln!(
+            "epoch {}: train loss {:.4}, train acc {:.4}, test acc {}, {:.1}s",
+            m.epoch + 1,
+            m.train_loss,
+            m.train_accuracy,
+            m.test_accuracy.map(|a| format!("{a:.4}")).unwrap_or_else(|| "-".into()),
+            m.seconds
+        );
+    }
+    let (_, train_acc) = genrep::trainer::evaluate(&outcome.model, &task.train, 256, &opts.device);
+    let test_acc = outcome.history.last().and_then(|m| m.test_accuracy).unwrap_or(0.0);
+    println!("final train accuracy {train_acc:.4}, test accuracy {test_acc:.4}; run written to {}", args.out.display());
+    Ok(())
+}
