@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use genrep::data::DataDir;
 use genrep::models::{parse_device, ModelSpec};
 use genrep::trainer::{
-    fit, init_seeded, FitOptions, OptimizerConfig, RunConfig, RunDir, StepInfo, StepObserver, TrainConfig,
+    fit, try_init_seeded, FitOptions, OptimizerConfig, RunConfig, RunDir, StepInfo, StepObserver, TrainConfig,
     TrainingRecord,
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -123,7 +123,7 @@ pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         task.num_classes(),
         model_spec.num_params()
     );
-    let model = init_seeded(&device, train_cfg.seed, |d| model_spec.init(d))?;
+    let model = try_init_seeded(&device, train_cfg.seed, |d| model_spec.init(d))?;
     let run_cfg = RunConfig {
         task: task.spec.clone(),
         task_options,

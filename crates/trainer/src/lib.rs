@@ -20,4 +20,6 @@ pub use config::{OptimizerConfig, TrainConfig};
 pub use error::{Result, TrainError};
 pub use observer::{StepInfo, StepObserver, TrainingRecord};
 pub use run::{RunConfig, RunDir};
-pub use trainer::{evaluate, fit, init_seeded, predict_logits, EpochMetrics, FitOptions, TrainOutcome};
+pub use trainer::{
+    evaluate, fit, init_seeded, predict_logits, try_init_seeded, EpochMetrics, FitOptions, TrainOutcome,
+};

@@ -65,12 +65,44 @@ impl FitOptions {
     }
 }
 
-/// Builds a model reproducibly: seeds the device with `seed`, then calls `init` on the
-/// autodiff version of `device`.
-pub fn init_seeded<M>(device: &Device, seed: u64, init: impl FnOnce(&Device) -> M) -> M {
+/// Forces every lazily-initialised parameter to draw its values now.
+struct Materialize;
+
+impl burn::module::ModuleVisitor for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
+/// Serialises seeded initialisations: burn's device RNG is global and its parameters are
+/// initialised lazily, so two threads initialising at once would interleave their draws.
+static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Builds a model reproducibly: under a process-wide lock, seeds the device with `seed`, calls
+/// `init` on the autodiff version of `device`, and materialises every parameter before
+/// releasing the lock. The same seed gives bit-identical weights whatever other threads do
+/// (as long as they initialise through this function too).
+pub fn init_seeded<M: burn::module::Module>(device: &Device, seed: u64, init: impl FnOnce(&Device) -> M) -> M {
     let device = device.clone().autodiff();
+    let _guard = INIT_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     device.seed(seed);
-    init(&device)
+    let model = init(&device);
+    model.visit(&mut Materialize);
+    model
+}
+
+/// Like [`init_seeded`] for constructors that can fail.
+pub fn try_init_seeded<M: burn::module::Module, E>(
+    device: &Device,
+    seed: u64,
+    init: impl FnOnce(&Device) -> std::result::Result<M, E>,
+) -> std::result::Result<M, E> {
+    let device = device.clone().autodiff();
+    let _guard = INIT_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    device.seed(seed);
+    let model = init(&device)?;
+    model.visit(&mut Materialize);
+    Ok(model)
 }
 
 fn build_optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
