@@ -10,12 +10,37 @@ use std::path::Path;
 pub const ARCH_KEY: &str = "genrep.architecture";
 
 /// Writes `model`'s parameters to `path` as safetensors, atomically (temp file + rename).
+/// Tensor names are the module paths without enum variants (`conv1.weight`, `head.bias`), and
+/// the header is written with sorted keys, so equal weights give byte-identical files.
 pub fn save_weights<M: Classifier + ModuleSnapshot>(model: &M, path: &Path) -> Result<()> {
     let io = |what: String| ModelError::Io { path: path.to_path_buf(), what };
-    let mut store = SafetensorsStore::from_bytes(None).metadata(ARCH_KEY, model.architecture());
+    let mut store =
+        SafetensorsStore::from_bytes(None).skip_enum_variants(true).metadata(ARCH_KEY, model.architecture());
     model.save_into(&mut store).map_err(|e| io(format!("cannot serialise weights: {e}")))?;
     let bytes = store.get_bytes().map_err(|e| io(format!("cannot serialise weights: {e}")))?;
+    let bytes = canonical_header(bytes).map_err(|what| io(format!("cannot serialise weights: {what}")))?;
     write_atomic(path, &bytes).map_err(|e| io(format!("cannot write: {e}")))
+}
+
+/// Rewrites a safetensors buffer's JSON header with sorted keys (padded with spaces to a
+/// multiple of 8 bytes, as the format allows); the tensor data is unchanged.
+fn canonical_header(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    if bytes.len() < 8 {
+        return Err("buffer shorter than the safetensors header length".into());
+    }
+    let n = u64::from_le_bytes(bytes[..8].try_into().map_err(|_| "header length")?) as usize;
+    let header = bytes.get(8..8 + n).ok_or("header length exceeds the buffer")?;
+    // serde_json's Map is a BTreeMap (no `preserve_order`): serialising sorts every object.
+    let value: serde_json::Value = serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// Loads parameters from the safetensors file at `path` into `model`, after checking that the
@@ -30,7 +55,7 @@ pub fn load_weights<M: Classifier + ModuleSnapshot>(model: &mut M, path: &Path) 
     if found != expected {
         return Err(ModelError::Architecture { path: path.to_path_buf(), expected, found });
     }
-    let mut store = SafetensorsStore::from_bytes(Some(bytes));
+    let mut store = SafetensorsStore::from_bytes(Some(bytes)).skip_enum_variants(true);
     let result = model.load_from(&mut store).map_err(|e| io(format!("cannot load weights: {e}")))?;
     if !result.errors.is_empty() || !result.missing.is_empty() {
         return Err(io(format!("weights do not fit the model: {result:?}")));
