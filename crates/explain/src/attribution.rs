@@ -1,0 +1,81 @@
+//! [`Attribution`]: the explanation of one test prediction over all training examples.
+
+use serde::{Deserialize, Serialize};
+
+/// Which end of the ranking to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Polarity {
+    /// Largest positive `phi`: training examples that pushed the explained score up.
+    Proponents,
+    /// Most negative `phi`: training examples that pushed it down.
+    Opponents,
+}
+
+/// One ranked training example.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ranked {
+    /// Index into the training split.
+    pub index: usize,
+    /// Its attribution `phi(x_i -> x)`.
+    pub score: f64,
+}
+
+/// `phi(x_i -> x)` for one test point `x` and every training example `x_i`, with what was
+/// explained and how well the attributions add up (the efficiency axiom).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attribution {
+    /// Method name, e.g. `tracking:ntk-final`.
+    pub method: String,
+    /// Index of the test point in the test split.
+    pub test_index: usize,
+    /// The explained class `c` (the model's prediction for `x`).
+    pub explained_class: usize,
+    /// The explained score `s(x) = f_c(x)` (a logit).
+    pub score: f64,
+    /// `phi(x_i -> x)` for every training example `i`.
+    pub scores: Vec<f64>,
+}
+
+impl Attribution {
+    /// `sum_i phi(x_i -> x)`.
+    pub fn total(&self) -> f64 {
+        self.scores.iter().sum()
+    }
+
+    /// Efficiency residual `|sum_i phi(x_i -> x) - s(x)|` (0 when the axiom holds exactly).
+    pub fn efficiency_residual(&self) -> f64 {
+        (self.total() - self.score).abs()
+    }
+
+    /// The `k` training examples with the largest (`Proponents`) or most negative
+    /// (`Opponents`) attribution, best first; ties are broken by index. Always `min(k, n)` items.
+    pub fn top_k(&self, k: usize, polarity: Polarity) -> Vec<Ranked> {
+        let mut idx: Vec<usize> = (0..self.scores.len()).collect();
+        let key = |i: &usize| match polarity {
+            Polarity::Proponents => -self.scores[*i],
+            Polarity::Opponents => self.scores[*i],
+        };
+        idx.sort_by(|a, b| key(a).total_cmp(&key(b)).then(a.cmp(b)));
+        idx.into_iter().take(k).map(|index| Ranked { index, score: self.scores[index] }).collect()
+    }
+
+    /// Training indices ordered from the most negative to the most positive attribution (the
+    /// deletion order of the AUC-DEL diagnostic).
+    pub fn most_negative_first(&self) -> Vec<usize> {
+        self.top_k(self.scores.len(), Polarity::Opponents).into_iter().map(|r| r.index).collect()
+    }
+
+    /// CSV with header `train_index,score`, one row per training example.
+    pub fn to_csv(&self) -> String {
+        let mut s = String::from("train_index,score\n");
+        for (i, v) in self.scores.iter().enumerate() {
+            s.push_str(&format!("{i},{v}\n"));
+        }
+        s
+    }
+
+    /// Pretty JSON of the whole attribution.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}

@@ -1,0 +1,92 @@
+//! What an explanation needs: a trained model, its data, and the run it came from.
+
+use crate::error::{ExplainError, Result};
+use genrep_data::Examples;
+use genrep_models::Classifier;
+use genrep_trainer::{predict_logits, TrainingRecord};
+
+/// The model being explained (on an autodiff device), its training and test splits, and
+/// optionally the training record of the run.
+pub struct Context<'a, M: Classifier> {
+    /// The final trained model.
+    pub model: M,
+    /// Training split (the explanations rank these examples).
+    pub train: &'a Examples,
+    /// Test split (the points explained).
+    pub test: &'a Examples,
+    /// Per-example tracking sums from training, when available.
+    pub record: Option<&'a TrainingRecord>,
+    /// Batch size for batched inference.
+    pub batch_size: usize,
+}
+
+/// One explained test point: its index and the class whose logit is explained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestPoint {
+    /// Index into the test split.
+    pub index: usize,
+    /// Explained class (the model's prediction).
+    pub class: usize,
+}
+
+impl<'a, M: Classifier> Context<'a, M> {
+    /// `[n, C]` logits of the model on the training split.
+    pub fn train_logits(&self) -> Vec<f32> {
+        self.logits_of(&self.model, self.train)
+    }
+
+    /// `[n, C]` logits of `model` on `examples`.
+    pub fn logits_of(&self, model: &M, examples: &Examples) -> Vec<f32> {
+        let device = model.devices().first().cloned().unwrap_or_else(burn::prelude::Device::flex);
+        predict_logits(model, examples, self.batch_size, &device)
+    }
+
+    /// Test points for `indices`, each explained at the model's predicted class, with their
+    /// explained scores `s(x) = f_c(x)`.
+    pub fn test_points(&self, indices: &[usize]) -> Result<Vec<(TestPoint, f64)>> {
+        let c = self.model.num_classes();
+        let mut out = Vec::new();
+        for &index in indices {
+            if index >= self.test.len() {
+                return Err(ExplainError::Index { what: "test", index, len: self.test.len() });
+            }
+        }
+        let sub = subset(self.test, indices);
+        let logits = self.logits_of(&self.model, &sub);
+        for (t, &index) in indices.iter().enumerate() {
+            let row = &logits[t * c..(t + 1) * c];
+            let class = row.iter().enumerate().fold(0, |b, (k, &v)| if v > row[b] { k } else { b });
+            out.push((TestPoint { index, class }, row[class] as f64));
+        }
+        Ok(out)
+    }
+}
+
+/// The examples at `indices` as a new split (inputs copied).
+pub fn subset(ex: &Examples, indices: &[usize]) -> Examples {
+    use genrep_data::Inputs;
+    let inputs = match &ex.inputs {
+        Inputs::Images { channels, height, width, data, mean, std } => {
+            let s = channels * height * width;
+            Inputs::Images {
+                channels: *channels,
+                height: *height,
+                width: *width,
+                data: indices.iter().flat_map(|&i| data[i * s..(i + 1) * s].iter().copied()).collect(),
+                mean: mean.clone(),
+                std: std.clone(),
+            }
+        }
+        Inputs::Tokens { seq_len, ids, vocab_size } => Inputs::Tokens {
+            seq_len: *seq_len,
+            ids: indices.iter().flat_map(|&i| ids[i * seq_len..(i + 1) * seq_len].iter().copied()).collect(),
+            vocab_size: *vocab_size,
+        },
+    };
+    Examples {
+        inputs,
+        labels: indices.iter().map(|&i| ex.labels[i]).collect(),
+        source_index: indices.iter().map(|&i| ex.source_index[i]).collect(),
+        texts: ex.texts.as_ref().map(|t| indices.iter().map(|&i| t[i].clone()).collect()),
+    }
+}

@@ -1,0 +1,36 @@
+//! Errors of `genrep-explain`.
+
+/// Errors while computing or exporting explanations.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    /// A method name that does not parse.
+    #[error("unknown method `{name}`: {what}")]
+    Method { name: String, what: String },
+
+    /// An index outside its split.
+    #[error("{what} index {index} is out of range (the split has {len} examples)")]
+    Index { what: &'static str, index: usize, len: usize },
+
+    /// The run lacks something the method needs.
+    #[error("method `{method}` needs {what}")]
+    Missing { method: String, what: String },
+
+    /// A numerical failure (e.g. a singular system).
+    #[error("{0}")]
+    Numeric(String),
+
+    /// From the trainer (run directory, checkpoints).
+    #[error(transparent)]
+    Train(#[from] genrep_trainer::TrainError),
+
+    /// From the models crate.
+    #[error(transparent)]
+    Model(#[from] genrep_models::ModelError),
+
+    /// Writing an export failed.
+    #[error("{path}: {what}")]
+    Io { path: std::path::PathBuf, what: String },
+}
+
+/// `Result` with [`ExplainError`].
+pub type Result<T, E = ExplainError> = std::result::Result<T, E>;

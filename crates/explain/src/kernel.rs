@@ -1,0 +1,364 @@
+//! Kernels `K(x_i, x) = <Phi(x_i), Phi(x)>` (Tsai et al. 2023, Section 5) and their
+//! contraction with global importances: `phi(x_i -> x) = sum_c' alpha_{i,c'} K_{c',c}(x_i, x)`.
+
+use crate::context::TestPoint;
+use crate::error::{ExplainError, Result};
+use crate::grads::{batch_weighted_grad, weighted_output_grad};
+use crate::params::{dot, flat_values, shifted};
+use crate::solve::{cholesky, cholesky_solve, conjugate_gradient, CgReport};
+use burn::prelude::*;
+use genrep_data::Examples;
+use genrep_models::{Classifier, Input};
+use genrep_trainer::loss::softmax_cross_entropy;
+use genrep_trainer::predict_logits;
+
+/// A kernel contracted with importances: the seam for new kernels.
+pub trait Kernel {
+    /// Name for reports (`ll`, `ntk`, `inf`, ...).
+    fn name(&self) -> String;
+
+    /// For every test point `t`, the vector over training examples
+    /// `phi_i = sum_c' alpha[i, c'] K_{c', c_t}(x_i, x_t)`; `alpha` is `[n, C]` row-major.
+    /// `progress(done, total)` is called as training examples are processed.
+    fn contract(
+        &self,
+        alpha: &[f64],
+        tests: &[TestPoint],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Vec<f64>>>;
+}
+
+/// Penultimate features with a constant 1 appended (so the head's bias is part of the linear
+/// map): `[n, d+1]` row-major f64, computed in batches without autodiff.
+pub fn features_with_bias<M: Classifier>(model: &M, examples: &Examples, batch_size: usize) -> Vec<f64> {
+    let m = model.valid();
+    let device = m.devices().first().cloned().unwrap_or_else(Device::flex).inner();
+    let idx: Vec<usize> = (0..examples.len()).collect();
+    let mut out = Vec::new();
+    for chunk in idx.chunks(batch_size.max(1)) {
+        let x = Input::gather(examples, chunk, &device);
+        let f = m.features(&x);
+        let d = f.dims()[1];
+        let v = f.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+        for row in v.chunks(d) {
+            out.extend(row.iter().map(|&a| a as f64));
+            out.push(1.0);
+        }
+    }
+    out
+}
+
+/// Last-layer kernel: `Phi(x)` = penultimate features with 1 appended, block-diagonal over
+/// classes: `K_{c',c}(x_i, x) = [c' = c] <Phi(x_i), Phi(x)>`.
+pub struct LastLayerKernel {
+    /// `[n, D]` training features.
+    pub train: Vec<f64>,
+    /// `[n_test, D]` test features (all of the test split).
+    pub test: Vec<f64>,
+    /// `D = d + 1`.
+    pub dim: usize,
+    /// Classes `C`.
+    pub num_classes: usize,
+}
+
+impl LastLayerKernel {
+    /// Features of `model` on both splits.
+    pub fn new<M: Classifier>(model: &M, train: &Examples, test: &Examples, batch_size: usize) -> Self {
+        Self {
+            train: features_with_bias(model, train, batch_size),
+            test: features_with_bias(model, test, batch_size),
+            dim: model.feature_dim() + 1,
+            num_classes: model.num_classes(),
+        }
+    }
+}
+
+impl Kernel for LastLayerKernel {
+    fn name(&self) -> String {
+        "ll".into()
+    }
+
+    fn contract(
+        &self,
+        alpha: &[f64],
+        tests: &[TestPoint],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Vec<f64>>> {
+        let (d, c) = (self.dim, self.num_classes);
+        let n = self.train.len() / d;
+        let mut out = Vec::new();
+        for t in tests {
+            let ft = self.test.get(t.index * d..(t.index + 1) * d).ok_or(ExplainError::Index {
+                what: "test",
+                index: t.index,
+                len: self.test.len() / d,
+            })?;
+            out.push(
+                (0..n)
+                    .map(|i| {
+                        let fi = &self.train[i * d..(i + 1) * d];
+                        alpha[i * c + t.class] * fi.iter().zip(ft).map(|(a, b)| a * b).sum::<f64>()
+                    })
+                    .collect(),
+            );
+        }
+        progress(n, n);
+        Ok(out)
+    }
+}
+
+/// How the test-side feature map of a gradient kernel is preconditioned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Preconditioner {
+    /// None: the neural tangent kernel `<df(x_i)/dtheta, df(x)/dtheta>`.
+    Identity,
+    /// The influence kernel over all parameters: `g_i^T (H + damping I)^{-1} g`, with `H` the
+    /// mean training-loss Hessian over `hessian_sample` (training indices), Hessian-vector
+    /// products by central differences of gradients, solved by conjugate gradient.
+    Influence {
+        /// Added to the Hessian's diagonal.
+        damping: f64,
+        /// Training indices the Hessian averages over.
+        hessian_sample: Vec<usize>,
+        /// CG relative-residual tolerance.
+        tol: f64,
+        /// CG iteration cap.
+        max_iter: usize,
+    },
+}
+
+/// A kernel whose feature map is the parameter gradient of the model at one checkpoint: the NTK,
+/// or (preconditioned) the influence kernel. Training gradients are streamed one example at a
+/// time and never stored: memory is O(p) per test point.
+pub struct GradientKernel<'a, M: Classifier> {
+    /// The model at the checkpoint (autodiff device).
+    pub model: M,
+    /// Training split.
+    pub train: &'a Examples,
+    /// Test split.
+    pub test: &'a Examples,
+    /// Identity (NTK) or influence.
+    pub precondition: Preconditioner,
+    /// Label for reports, e.g. `ntk-final`.
+    pub label: String,
+    /// CG reports of the last contraction (influence only), one per test point.
+    pub cg_reports: std::cell::RefCell<Vec<CgReport>>,
+}
+
+impl<'a, M: Classifier> GradientKernel<'a, M> {
+    /// A gradient kernel of `model` on the two splits.
+    pub fn new(model: M, train: &'a Examples, test: &'a Examples, precondition: Preconditioner, label: &str) -> Self {
+        Self { model, train, test, precondition, label: label.into(), cg_reports: Default::default() }
+    }
+
+    /// Gradient of the mean training loss over `sample` at the given model.
+    fn loss_grad(model: &M, train: &Examples, sample: &[usize]) -> Vec<f32> {
+        let c = model.num_classes();
+        let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
+        let mut total: Vec<f32> = Vec::new();
+        for chunk in sample.chunks(256) {
+            let sub = crate::context::subset(train, chunk);
+            let logits = predict_logits(model, &sub, 256, &device);
+            let w: Vec<f32> = softmax_cross_entropy(&logits, &sub.labels, c)
+                .dloss_dlogits
+                .iter()
+                .map(|g| g / sample.len() as f32)
+                .collect();
+            let g = batch_weighted_grad(model, train, chunk, &w);
+            if total.is_empty() {
+                total = g;
+            } else {
+                total.iter_mut().zip(&g).for_each(|(a, b)| *a += b);
+            }
+        }
+        total
+    }
+
+    /// `(H + damping I) v` with `H v ~ (g(theta + eps v) - g(theta - eps v)) / (2 eps)`,
+    /// `eps = 1e-3 |theta| / |v|`.
+    pub fn hvp(&self, v: &[f64], damping: f64, sample: &[usize], theta_norm: f64) -> Vec<f64> {
+        let vnorm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if vnorm == 0.0 {
+            return vec![0.0; v.len()];
+        }
+        let eps = 1e-3 * theta_norm.max(1.0) / vnorm;
+        let vf: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+        let plus = Self::loss_grad(&shifted(&self.model, &vf, eps as f32), self.train, sample);
+        let minus = Self::loss_grad(&shifted(&self.model, &vf, -eps as f32), self.train, sample);
+        plus.iter()
+            .zip(&minus)
+            .zip(v)
+            .map(|((p, m), vi)| (*p as f64 - *m as f64) / (2.0 * eps) + damping * vi)
+            .collect()
+    }
+
+    /// The test-side vector for one test point: `df_c(x)/dtheta`, preconditioned if asked.
+    pub fn test_vector(&self, t: &TestPoint) -> Result<Vec<f32>> {
+        if t.index >= self.test.len() {
+            return Err(ExplainError::Index { what: "test", index: t.index, len: self.test.len() });
+        }
+        let mut e = vec![0.0f32; self.model.num_classes()];
+        e[t.class] = 1.0;
+        let g = weighted_output_grad(&self.model, self.test, t.index, &e);
+        match &self.precondition {
+            Preconditioner::Identity => Ok(g),
+            Preconditioner::Influence { damping, hessian_sample, tol, max_iter } => {
+                let theta_norm = flat_values(&self.model).iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
+                let b: Vec<f64> = g.iter().map(|&x| x as f64).collect();
+                let (u, report) =
+                    conjugate_gradient(|v| self.hvp(v, *damping, hessian_sample, theta_norm), &b, *tol, *max_iter)?;
+                self.cg_reports.borrow_mut().push(report);
+                Ok(u.iter().map(|&x| x as f32).collect())
+            }
+        }
+    }
+}
+
+impl<M: Classifier> Kernel for GradientKernel<'_, M> {
+    fn name(&self) -> String {
+        self.label.clone()
+    }
+
+    fn contract(
+        &self,
+        alpha: &[f64],
+        tests: &[TestPoint],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Vec<f64>>> {
+        let c = self.model.num_classes();
+        let n = self.train.len();
+        self.cg_reports.borrow_mut().clear();
+        let vecs: Vec<Vec<f32>> = tests.iter().map(|t| self.test_vector(t)).collect::<Result<_>>()?;
+        let mut out = vec![vec![0.0; n]; tests.len()];
+        for i in 0..n {
+            let a = &alpha[i * c..(i + 1) * c];
+            if a.iter().any(|&v| v != 0.0) {
+                // Scale to unit max so tiny importances keep full f32 precision in the backward pass.
+                let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                let w: Vec<f32> = a.iter().map(|v| (v / scale) as f32).collect();
+                let g = weighted_output_grad(&self.model, self.train, i, &w);
+                for (t, v) in vecs.iter().enumerate() {
+                    out[t][i] = scale * dot(&g, v);
+                }
+            }
+            if i % 256 == 255 || i + 1 == n {
+                progress(i + 1, n);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The influence kernel restricted to the last layer (head weights and bias, `(d+1) C`
+/// parameters), as Koh & Liang and the paper do for text models: `K = g_i^T (H + damping I)^{-1} g`
+/// with the exact Hessian of the mean training cross-entropy with respect to the head,
+/// `H = (1/n) sum_i (phi_i phi_i^T) (x) (diag(p_i) - p_i p_i^T)`. Solved by Cholesky when
+/// `(d+1) C <= 3000`, else by conjugate gradient with exact Hessian-vector products.
+pub struct LastLayerInfluenceKernel {
+    ll: LastLayerKernel,
+    probs: Vec<f64>,
+    damping: f64,
+}
+
+impl LastLayerInfluenceKernel {
+    /// Builds the kernel from the final model.
+    pub fn new<M: Classifier>(model: &M, train: &Examples, test: &Examples, damping: f64, batch_size: usize) -> Self {
+        let ll = LastLayerKernel::new(model, train, test, batch_size);
+        let c = ll.num_classes;
+        let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
+        let logits = predict_logits(model, train, batch_size, &device);
+        let mut probs = Vec::with_capacity(logits.len());
+        for row in logits.chunks(c) {
+            let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+            let z: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
+            probs.extend(row.iter().map(|&v| (v as f64 - m).exp() / z));
+        }
+        Self { ll, probs, damping }
+    }
+
+    /// Exact `(H + damping I) v` for the head parameters (`v` indexed `j * C + k`).
+    pub fn hvp(&self, v: &[f64]) -> Vec<f64> {
+        let (d, c) = (self.ll.dim, self.ll.num_classes);
+        let n = self.ll.train.len() / d;
+        let mut out: Vec<f64> = v.iter().map(|x| self.damping * x).collect();
+        for i in 0..n {
+            let phi = &self.ll.train[i * d..(i + 1) * d];
+            let p = &self.probs[i * c..(i + 1) * c];
+            let z: Vec<f64> = (0..c).map(|k| (0..d).map(|j| phi[j] * v[j * c + k]).sum()).collect();
+            let pz: f64 = p.iter().zip(&z).map(|(a, b)| a * b).sum();
+            let hz: Vec<f64> = (0..c).map(|k| p[k] * (z[k] - pz)).collect();
+            for j in 0..d {
+                for k in 0..c {
+                    out[j * c + k] += phi[j] * hz[k] / n as f64;
+                }
+            }
+        }
+        out
+    }
+
+    /// The explicit `(H + damping I)` matrix, `[(d+1)C, (d+1)C]` row-major.
+    pub fn hessian(&self) -> Vec<f64> {
+        let p = self.ll.dim * self.ll.num_classes;
+        let mut h = vec![0.0; p * p];
+        let mut e = vec![0.0; p];
+        for col in 0..p {
+            e[col] = 1.0;
+            let hc = self.hvp(&e);
+            for row in 0..p {
+                h[row * p + col] = hc[row];
+            }
+            e[col] = 0.0;
+        }
+        h
+    }
+}
+
+impl Kernel for LastLayerInfluenceKernel {
+    fn name(&self) -> String {
+        "inf-ll".into()
+    }
+
+    fn contract(
+        &self,
+        alpha: &[f64],
+        tests: &[TestPoint],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Vec<f64>>> {
+        let (d, c) = (self.ll.dim, self.ll.num_classes);
+        let p = d * c;
+        let n = self.ll.train.len() / d;
+        let factor = if p <= 3000 {
+            let mut h = self.hessian();
+            cholesky(&mut h, p)?;
+            Some(h)
+        } else {
+            None
+        };
+        let mut out = Vec::new();
+        for t in tests {
+            let ft = self.ll.test.get(t.index * d..(t.index + 1) * d).ok_or(ExplainError::Index {
+                what: "test",
+                index: t.index,
+                len: self.ll.test.len() / d,
+            })?;
+            let mut b = vec![0.0; p];
+            for j in 0..d {
+                b[j * c + t.class] = ft[j];
+            }
+            let u = match &factor {
+                Some(l) => cholesky_solve(l, p, &b),
+                None => conjugate_gradient(|v| self.hvp(v), &b, 1e-8, 1000)?.0,
+            };
+            out.push(
+                (0..n)
+                    .map(|i| {
+                        let phi = &self.ll.train[i * d..(i + 1) * d];
+                        (0..c).map(|k| alpha[i * c + k] * (0..d).map(|j| phi[j] * u[j * c + k]).sum::<f64>()).sum()
+                    })
+                    .collect(),
+            );
+        }
+        progress(n, n);
+        Ok(out)
+    }
+}

@@ -1,0 +1,315 @@
+//! Explanation methods by name, and running them: any importance x any kernel as a
+//! generalized representer, plus TracInCP, influence functions, representer points and a
+//! random baseline.
+//!
+//! | name | importance | kernel |
+//! |---|---|---|
+//! | `tracking:ntk-final` (any `imp:kernel`) | surrogate / target / tracking | ll, ntk-init, ntk-middle, ntk-final, inf-final, inf-ll |
+//! | `representer` | surrogate (last layer refit with L2, Yeh et al. 2018) | ll |
+//! | `influence` | target | inf-final (all parameters; text models: inf-ll) |
+//! | `tracincp` | `-eta_t dL_i/df` at each epoch checkpoint | ntk at that checkpoint, summed |
+//! | `random` | seeded uniform scores | - |
+
+use crate::attribution::Attribution;
+use crate::context::{Context, TestPoint};
+use crate::error::{ExplainError, Result};
+use crate::importance::{surrogate_last_layer, target_derivative, tracking, SurrogateReport};
+use crate::kernel::{GradientKernel, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
+use genrep_models::Classifier;
+use genrep_trainer::{Checkpoint, CheckpointKind};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// A global importance (Section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Importance {
+    /// Surrogate derivative (Eqn 6).
+    Surrogate,
+    /// Target derivative (Eqn 7).
+    Target,
+    /// Tracking representer (Eqn 10).
+    Tracking,
+}
+
+/// A kernel choice (Section 5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelChoice {
+    /// Last-layer features of the final model.
+    LastLayer,
+    /// NTK at a named checkpoint (`init`, `middle`, `final`, `epoch-K`).
+    Ntk(String),
+    /// Influence kernel over all parameters of the final model.
+    InfluenceFull,
+    /// Influence kernel over the last layer of the final model.
+    InfluenceLastLayer,
+}
+
+/// A parsed method name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Method {
+    /// `alpha x K`.
+    Representer {
+        /// Importance.
+        importance: Importance,
+        /// Kernel.
+        kernel: KernelChoice,
+    },
+    /// TracInCP (Pruthi et al. 2020) over the epoch checkpoints.
+    TracInCp,
+    /// Seeded random scores.
+    Random,
+}
+
+/// Every accepted method name (for help texts and errors).
+pub const METHOD_HELP: &str = "importance:kernel with importance in {surrogate, target, tracking} and kernel in \
+{ll, ntk-init, ntk-middle, ntk-final, inf-final, inf-ll}; or representer, influence, tracincp, random";
+
+impl std::str::FromStr for Method {
+    type Err = ExplainError;
+
+    fn from_str(name: &str) -> Result<Self> {
+        let err = |what: &str| ExplainError::Method { name: name.into(), what: what.into() };
+        match name {
+            "representer" => {
+                return Ok(Self::Representer { importance: Importance::Surrogate, kernel: KernelChoice::LastLayer })
+            }
+            "influence" => {
+                return Ok(Self::Representer { importance: Importance::Target, kernel: KernelChoice::InfluenceFull })
+            }
+            "tracincp" | "tracin" => return Ok(Self::TracInCp),
+            "random" => return Ok(Self::Random),
+            _ => {}
+        }
+        let (imp, ker) = name.split_once(':').ok_or_else(|| err(&format!("expected {METHOD_HELP}")))?;
+        let importance = match imp {
+            "surrogate" => Importance::Surrogate,
+            "target" => Importance::Target,
+            "tracking" => Importance::Tracking,
+            other => return Err(err(&format!("unknown importance `{other}`; expected surrogate, target or tracking"))),
+        };
+        let kernel = match ker {
+            "ll" | "ll-final" | "last-layer" => KernelChoice::LastLayer,
+            "ntk" | "ntk-final" => KernelChoice::Ntk("final".into()),
+            "ntk-init" => KernelChoice::Ntk("init".into()),
+            "ntk-middle" => KernelChoice::Ntk("middle".into()),
+            k if k.starts_with("ntk-epoch-") => KernelChoice::Ntk(k.trim_start_matches("ntk-").into()),
+            "inf" | "inf-final" => KernelChoice::InfluenceFull,
+            "inf-ll" => KernelChoice::InfluenceLastLayer,
+            other => {
+                return Err(err(&format!(
+                    "unknown kernel `{other}`; expected ll, ntk-init, ntk-middle, ntk-final, inf-final or inf-ll"
+                )))
+            }
+        };
+        if importance == Importance::Surrogate && kernel != KernelChoice::LastLayer {
+            return Err(err("the surrogate derivative is implemented for the last-layer kernel only (surrogate:ll)"));
+        }
+        Ok(Self::Representer { importance, kernel })
+    }
+}
+
+/// Numerical settings of the methods (sane defaults; see each field).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExplainOptions {
+    /// L2 penalty of the surrogate (representer) refit; the 2018 paper uses ~3e-3.
+    pub lambda: f64,
+    /// Damping added to Hessians of influence kernels.
+    pub damping: f64,
+    /// Training examples the all-parameter Hessian averages over (seeded subsample).
+    pub hessian_sample: usize,
+    /// CG relative-residual tolerance.
+    pub cg_tol: f64,
+    /// CG iteration cap.
+    pub cg_max_iter: usize,
+    /// Seed of the random baseline and the Hessian subsample.
+    pub seed: u64,
+    /// Inference batch size.
+    pub batch_size: usize,
+}
+
+impl Default for ExplainOptions {
+    fn default() -> Self {
+        Self {
+            lambda: 3e-3,
+            damping: 0.01,
+            hessian_sample: 1000,
+            cg_tol: 1e-3,
+            cg_max_iter: 50,
+            seed: 0,
+            batch_size: 256,
+        }
+    }
+}
+
+/// Loads checkpoints of the run being explained.
+pub struct Checkpoints<'a, M> {
+    /// The run's checkpoint index.
+    pub list: Vec<Checkpoint>,
+    /// Loads checkpoint `name` onto the explaining device.
+    pub load: Box<dyn Fn(&str) -> Result<M> + 'a>,
+}
+
+/// Diagnostics of a run of [`explain`].
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Diagnostics {
+    /// Surrogate fit, if any.
+    pub surrogate: Option<SurrogateReport>,
+    /// CG reports of influence solves, one per test point.
+    pub cg: Vec<crate::solve::CgReport>,
+    /// Remarks (substitutions made, ...).
+    pub notes: Vec<String>,
+}
+
+/// Explains the test points `indices` with `method`; returns one [`Attribution`] per test point.
+pub fn explain<M: Classifier>(
+    ctx: &Context<'_, M>,
+    method: &Method,
+    name: &str,
+    indices: &[usize],
+    opts: &ExplainOptions,
+    checkpoints: Option<&Checkpoints<'_, M>>,
+    is_text: bool,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Vec<Attribution>, Diagnostics)> {
+    let points = ctx.test_points(indices)?;
+    let tests: Vec<TestPoint> = points.iter().map(|p| p.0).collect();
+    let c = ctx.model.num_classes();
+    let n = ctx.train.len();
+    let mut diag = Diagnostics::default();
+    let need = |what: &str| ExplainError::Missing { method: name.into(), what: what.into() };
+    let mut explained_scores: Vec<f64> = points.iter().map(|p| p.1).collect();
+
+    let scores: Vec<Vec<f64>> = match method {
+        Method::Random => tests
+            .iter()
+            .map(|t| {
+                let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ (t.index as u64).wrapping_mul(0x9E37_79B9));
+                (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
+            })
+            .collect(),
+        Method::TracInCp => {
+            let cps = checkpoints.ok_or_else(|| need("the run's checkpoints"))?;
+            let epochs: Vec<&Checkpoint> = cps
+                .list
+                .iter()
+                .filter(|c| matches!(c.kind, CheckpointKind::Epoch(_) | CheckpointKind::Final))
+                .collect();
+            if epochs.is_empty() {
+                return Err(need("epoch or final checkpoints"));
+            }
+            let mut total = vec![vec![0.0; n]; tests.len()];
+            for cp in epochs {
+                let model = (cps.load)(&cp.name)?;
+                let logits = ctx.logits_of(&model, ctx.train);
+                let alpha: Vec<f64> =
+                    target_derivative(&logits, &ctx.train.labels, c).iter().map(|a| a * cp.lr).collect();
+                let k = GradientKernel::new(
+                    model,
+                    ctx.train,
+                    ctx.test,
+                    Preconditioner::Identity,
+                    &format!("ntk-{}", cp.name),
+                );
+                for (t, v) in k.contract(&alpha, &tests, progress)?.into_iter().enumerate() {
+                    total[t].iter_mut().zip(v).for_each(|(a, b)| *a += b);
+                }
+            }
+            total
+        }
+        Method::Representer { importance, kernel } => {
+            let mut kernel = kernel.clone();
+            if is_text && kernel == KernelChoice::InfluenceFull {
+                diag.notes.push("text model: influence over the last layer only (inf-ll), as in the paper".into());
+                kernel = KernelChoice::InfluenceLastLayer;
+            }
+            let alpha = match importance {
+                Importance::Target => target_derivative(&ctx.train_logits(), &ctx.train.labels, c),
+                Importance::Tracking => {
+                    tracking(ctx.record.ok_or_else(|| need("the run's training record (record.json)"))?)
+                }
+                Importance::Surrogate => {
+                    let ll = LastLayerKernel::new(&ctx.model, ctx.train, ctx.test, opts.batch_size);
+                    let head = head_matrix(&ctx.model);
+                    let (alpha, theta, report) =
+                        surrogate_last_layer(&ll.train, ll.dim, &ctx.train_logits(), c, opts.lambda, head, 1e-6, 5000)?;
+                    // The refit head's logit is the explained score: sum_i phi_i = Theta^T phi_t exactly.
+                    for (s, t) in explained_scores.iter_mut().zip(&tests) {
+                        let ft = &ll.test[t.index * ll.dim..(t.index + 1) * ll.dim];
+                        *s = (0..ll.dim).map(|j| ft[j] * theta[j * c + t.class]).sum();
+                    }
+                    diag.surrogate = Some(report);
+                    alpha
+                }
+            };
+            match kernel {
+                KernelChoice::LastLayer => LastLayerKernel::new(&ctx.model, ctx.train, ctx.test, opts.batch_size)
+                    .contract(&alpha, &tests, progress)?,
+                KernelChoice::InfluenceLastLayer => {
+                    LastLayerInfluenceKernel::new(&ctx.model, ctx.train, ctx.test, opts.damping, opts.batch_size)
+                        .contract(&alpha, &tests, progress)?
+                }
+                KernelChoice::Ntk(cp) => {
+                    let model = if cp == "final" {
+                        ctx.model.clone()
+                    } else {
+                        let cps = checkpoints.ok_or_else(|| need(&format!("checkpoint `{cp}`")))?;
+                        (cps.load)(&cp)?
+                    };
+                    GradientKernel::new(model, ctx.train, ctx.test, Preconditioner::Identity, &format!("ntk-{cp}"))
+                        .contract(&alpha, &tests, progress)?
+                }
+                KernelChoice::InfluenceFull => {
+                    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+                    let k = opts.hessian_sample.min(n).max(1);
+                    let mut sample: Vec<usize> = rand::seq::index::sample(&mut rng, n, k).into_vec();
+                    sample.sort_unstable();
+                    let pre = Preconditioner::Influence {
+                        damping: opts.damping,
+                        hessian_sample: sample,
+                        tol: opts.cg_tol,
+                        max_iter: opts.cg_max_iter,
+                    };
+                    let kern = GradientKernel::new(ctx.model.clone(), ctx.train, ctx.test, pre, "inf-final");
+                    let out = kern.contract(&alpha, &tests, progress)?;
+                    diag.cg = kern.cg_reports.borrow().clone();
+                    out
+                }
+            }
+        }
+    };
+    let attributions = tests
+        .iter()
+        .zip(scores)
+        .zip(explained_scores)
+        .map(|((t, s), score)| Attribution {
+            method: name.to_string(),
+            test_index: t.index,
+            explained_class: t.class,
+            score,
+            scores: s,
+        })
+        .collect();
+    Ok((attributions, diag))
+}
+
+/// The head as a `[(d+1), C]` row-major matrix (weights, then the bias row).
+pub fn head_matrix<M: Classifier>(model: &M) -> Vec<f64> {
+    let head = model.head();
+    let mut w: Vec<f64> = head
+        .weight
+        .val()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    match &head.bias {
+        Some(b) => w.extend(
+            b.val().into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default().iter().map(|&v| v as f64),
+        ),
+        None => w.extend(std::iter::repeat_n(0.0, model.num_classes())),
+    }
+    w
+}

@@ -1,0 +1,302 @@
+//! The explain engine against independent oracles: finite differences, closed forms on a
+//! logistic-regression model (where the NTK *is* the last-layer kernel), dense solves, and the
+//! representer identity.
+
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use genrep_data::{Examples, Inputs};
+use genrep_explain::importance::surrogate_last_layer;
+use genrep_explain::params::{dot, flat_values, shifted};
+use genrep_explain::solve::{cholesky, cholesky_solve, conjugate_gradient};
+use genrep_explain::{
+    grads::weighted_output_grad, Attribution, GradientKernel, Kernel, LastLayerInfluenceKernel, LastLayerKernel,
+    Polarity, Preconditioner, TestPoint,
+};
+use genrep_models::{Classifier, Input, ModelSpec, VisionCnnConfig};
+use genrep_trainer::{fit, try_init_seeded, FitOptions, TrainConfig};
+use proptest::prelude::*;
+
+/// Multinomial logistic regression: features are the raw pixels, the head is the only layer.
+#[derive(Module, Debug)]
+struct LogReg {
+    head: Linear,
+}
+
+impl Classifier for LogReg {
+    fn features(&self, x: &Input) -> Tensor<2> {
+        let Input::Images(t) = x else { panic!("images only") };
+        t.clone().flatten(1, 3)
+    }
+    fn head(&self) -> &Linear {
+        &self.head
+    }
+    fn head_mut(&mut self) -> &mut Linear {
+        &mut self.head
+    }
+    fn architecture(&self) -> String {
+        "logreg".into()
+    }
+}
+
+fn lcg(seed: u64) -> impl FnMut() -> f32 {
+    let mut s = seed.wrapping_add(0x9E3779B97F4A7C15);
+    move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+    }
+}
+
+fn images(n: usize, side: usize, classes: usize, seed: u64) -> Examples {
+    let mut r = lcg(seed);
+    let data: Vec<f32> = (0..n * side * side).map(|_| r()).collect();
+    let labels = (0..n)
+        .map(|i| {
+            let s: f32 = data[i * side * side..(i + 1) * side * side].iter().take(side).sum();
+            ((s + 10.0) * 3.0) as usize % classes
+        })
+        .collect();
+    Examples {
+        inputs: Inputs::Images { channels: 1, height: side, width: side, data, mean: vec![0.0], std: vec![1.0] },
+        labels,
+        source_index: (0..n).collect(),
+        texts: None,
+    }
+}
+
+fn logreg(d: usize, c: usize, seed: u64) -> LogReg {
+    try_init_seeded(&Device::flex(), seed, |dev| Ok::<_, ()>(LogReg { head: LinearConfig::new(d, c).init(dev) }))
+        .unwrap()
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / (1e-8 + a.abs().max(b.abs()))
+}
+
+#[test]
+fn per_example_gradients_match_finite_differences() {
+    // A real CNN: <grad(w.f(x_i)), v> vs the central difference of w.f along v.
+    let ex = images(3, 8, 3, 1);
+    let spec =
+        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 3) });
+    let model = try_init_seeded(&Device::flex(), 2, |d| spec.init(d)).unwrap();
+    let w = [0.7f32, -1.3, 0.4];
+    let g = weighted_output_grad(&model, &ex, 1, &w);
+    let p = flat_values(&model).len();
+    assert_eq!(g.len(), p);
+    let mut r = lcg(9);
+    let v: Vec<f32> = (0..p).map(|_| r()).collect();
+    let wf = |m: &genrep_models::Model| -> f64 {
+        let l = m.valid().logits(&Input::gather(&ex, &[1], &Device::flex())).into_data().try_to_vec::<f32>().unwrap();
+        l.iter().zip(&w).map(|(a, b)| (*a as f64) * (*b as f64)).sum()
+    };
+    let an = dot(&g, &v);
+    // eps = 1e-3: small enough not to cross ReLU/max-pool kinks along v (1e-2 does, by ~4%),
+    // large enough that f32 round-off stays below ~1e-5 relative.
+    let eps = 1e-3f32;
+    let fd = (wf(&shifted(&model, &v, eps)) - wf(&shifted(&model, &v, -eps))) / (2.0 * eps as f64);
+    assert!(rel(fd, an) < 1e-4, "finite difference {fd} vs autodiff {an}");
+}
+
+#[test]
+fn ntk_equals_last_layer_kernel_for_logistic_regression() {
+    let (train, test) = (images(20, 4, 3, 2), images(5, 4, 3, 3));
+    let model = logreg(16, 3, 4);
+    let mut r = lcg(5);
+    let alpha: Vec<f64> = (0..20 * 3).map(|_| r() as f64).collect();
+    let tests = [TestPoint { index: 0, class: 1 }, TestPoint { index: 3, class: 2 }];
+    let ll = LastLayerKernel::new(&model, &train, &test, 8).contract(&alpha, &tests, &mut |_, _| {}).unwrap();
+    let ntk = GradientKernel::new(model, &train, &test, Preconditioner::Identity, "ntk")
+        .contract(&alpha, &tests, &mut |_, _| {})
+        .unwrap();
+    for (a, b) in ll.iter().flatten().zip(ntk.iter().flatten()) {
+        assert!((a - b).abs() < 1e-4 * (1.0 + a.abs()), "ll {a} vs ntk {b}");
+    }
+}
+
+#[test]
+fn finite_difference_hvp_matches_the_exact_head_hessian() {
+    // For logistic regression all parameters are the head, so the FD Hessian-vector product of
+    // the gradient kernel must equal the exact softmax-CE Hessian of the last-layer kernel.
+    let (train, test) = (images(40, 3, 2, 6), images(2, 3, 2, 7));
+    let model = logreg(9, 2, 8);
+    let exact = LastLayerInfluenceKernel::new(&model, &train, &test, 0.0, 16);
+    let gk = GradientKernel::new(model.clone(), &train, &test, Preconditioner::Identity, "x");
+    let theta_norm = flat_values(&model).iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
+    // Parameter order: burn visits weight [d, C] then bias [C]; the exact kernel uses rows j*C+k
+    // with the bias as row d: the same layout.
+    let mut r = lcg(10);
+    let v: Vec<f64> = (0..10 * 2).map(|_| r() as f64).collect();
+    let all: Vec<usize> = (0..40).collect();
+    let fd = gk.hvp(&v, 0.0, &all, theta_norm);
+    let ex = exact.hvp(&v);
+    let norm = ex.iter().map(|x| x * x).sum::<f64>().sqrt();
+    for (a, b) in fd.iter().zip(&ex) {
+        assert!((a - b).abs() < 5e-3 * norm, "fd {a} vs exact {b} (|Hv| = {norm})");
+    }
+}
+
+#[test]
+fn conjugate_gradient_and_cholesky_agree_with_a_dense_solve() {
+    let n = 12;
+    let mut r = lcg(11);
+    let m: Vec<f64> = (0..n * n).map(|_| r() as f64).collect();
+    // A = M M^T + 0.5 I is SPD.
+    let mut a = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            a[i * n + j] = (0..n).map(|k| m[i * n + k] * m[j * n + k]).sum::<f64>() + if i == j { 0.5 } else { 0.0 };
+        }
+    }
+    let b: Vec<f64> = (0..n).map(|_| r() as f64).collect();
+    let apply = |v: &[f64]| -> Vec<f64> { (0..n).map(|i| (0..n).map(|j| a[i * n + j] * v[j]).sum()).collect() };
+    let (u, rep) = conjugate_gradient(apply, &b, 1e-10, 200).unwrap();
+    assert!(rep.converged && rep.relative_residual < 1e-10);
+    let mut l = a.clone();
+    cholesky(&mut l, n).unwrap();
+    let w = cholesky_solve(&l, n, &b);
+    for (x, y) in u.iter().zip(&w) {
+        assert!((x - y).abs() < 1e-7, "cg {x} vs cholesky {y}");
+    }
+    // Residual check against the original matrix.
+    let aw = apply(&w);
+    for (x, y) in aw.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-9);
+    }
+    let mut bad = vec![1.0, 2.0, 2.0, 1.0];
+    assert!(cholesky(&mut bad, 2).unwrap_err().to_string().contains("not positive definite"));
+}
+
+#[test]
+fn influence_equals_the_closed_form_with_the_exact_inverse_hessian() {
+    // Binary logistic regression, last-layer influence with damping: phi_i = -g_i^T (H+lI)^{-1} e_c (x) phi_t,
+    // against an independently assembled Hessian and a dense Gaussian elimination.
+    let (train, test) = (images(30, 3, 2, 12), images(3, 3, 2, 13));
+    let model = logreg(9, 2, 14);
+    let damping = 0.05;
+    let kern = LastLayerInfluenceKernel::new(&model, &train, &test, damping, 8);
+    let feats = genrep_explain::kernel::features_with_bias(&model, &train, 8);
+    let tfeats = genrep_explain::kernel::features_with_bias(&model, &test, 8);
+    let logits = genrep_trainer::predict_logits(&model, &train, 8, &Device::flex());
+    let (d, c, n) = (10, 2, 30);
+    let mut h = vec![0.0; (d * c) * (d * c)];
+    for i in 0..n {
+        let z0 = logits[i * 2] as f64;
+        let z1 = logits[i * 2 + 1] as f64;
+        let p1 = 1.0 / (1.0 + (z0 - z1).exp());
+        let p = [1.0 - p1, p1];
+        for a in 0..d * c {
+            for b in 0..d * c {
+                let (ja, ka, jb, kb) = (a / c, a % c, b / c, b % c);
+                let s = if ka == kb { p[ka] - p[ka] * p[kb] } else { -p[ka] * p[kb] };
+                h[a * d * c + b] += feats[i * d + ja] * feats[i * d + jb] * s / n as f64;
+            }
+        }
+    }
+    for a in 0..d * c {
+        h[a * d * c + a] += damping;
+    }
+    let alpha = genrep_explain::importance::target_derivative(&logits, &train.labels, c);
+    let t = TestPoint { index: 1, class: 1 };
+    let mut rhs = vec![0.0; d * c];
+    for j in 0..d {
+        rhs[j * c + t.class] = tfeats[t.index * d + j];
+    }
+    let u = gauss_solve(h, rhs, d * c);
+    let got = kern.contract(&alpha, &[t], &mut |_, _| {}).unwrap();
+    for i in 0..n {
+        let want: f64 =
+            (0..c).map(|k| alpha[i * c + k] * (0..d).map(|j| feats[i * d + j] * u[j * c + k]).sum::<f64>()).sum();
+        assert!((got[0][i] - want).abs() < 1e-8 * (1.0 + want.abs()), "i={i}: {} vs {want}", got[0][i]);
+    }
+}
+
+fn gauss_solve(mut a: Vec<f64>, mut b: Vec<f64>, n: usize) -> Vec<f64> {
+    for col in 0..n {
+        let piv = (col..n).max_by(|&x, &y| a[x * n + col].abs().total_cmp(&a[y * n + col].abs())).unwrap();
+        for k in 0..n {
+            a.swap(col * n + k, piv * n + k);
+        }
+        b.swap(col, piv);
+        for row in col + 1..n {
+            let f = a[row * n + col] / a[col * n + col];
+            for k in col..n {
+                a[row * n + k] -= f * a[col * n + k];
+            }
+            b[row] -= f * b[col];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for row in (0..n).rev() {
+        let s: f64 = (row + 1..n).map(|k| a[row * n + k] * x[k]).sum();
+        x[row] = (b[row] - s) / a[row * n + row];
+    }
+    x
+}
+
+#[test]
+fn representer_identity_holds_at_the_refit_stationary_point() {
+    // Theorem 3.1 (Yeh et al. 2018): Theta^T phi_t = sum_i alpha_i phi_i^T phi_t.
+    let (train, test) = (images(60, 4, 3, 15), images(4, 4, 3, 16));
+    let spec =
+        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 4, 4, 3) });
+    let model = try_init_seeded(&Device::flex(), 3, |d| spec.init(d)).unwrap();
+    let cfg = TrainConfig { epochs: 3, batch_size: 10, checkpoint_every_epoch: false, ..TrainConfig::default() };
+    let model = fit(model, &train, None, &cfg, &FitOptions::new(Device::flex()), &mut []).unwrap().model;
+    let ll = LastLayerKernel::new(&model, &train, &test, 16);
+    let logits = genrep_trainer::predict_logits(&model, &train, 16, &Device::flex());
+    let head = genrep_explain::method::head_matrix(&model);
+    let (alpha, theta, report) = surrogate_last_layer(&ll.train, ll.dim, &logits, 3, 3e-3, head, 1e-9, 20000).unwrap();
+    assert!(report.grad_norm < 1e-8, "stationary point not reached: {report:?}");
+    for t in 0..4 {
+        for class in 0..3 {
+            let ft = &ll.test[t * ll.dim..(t + 1) * ll.dim];
+            let direct: f64 = (0..ll.dim).map(|j| ft[j] * theta[j * 3 + class]).sum();
+            let phi = ll.contract(&alpha, &[TestPoint { index: t, class }], &mut |_, _| {}).unwrap();
+            let total: f64 = phi[0].iter().sum();
+            assert!(rel(total, direct) < 1e-4 || (total - direct).abs() < 1e-6, "t={t} c={class}: {total} vs {direct}");
+        }
+    }
+}
+
+#[test]
+fn top_k_is_ordered_and_stable() {
+    let a = Attribution {
+        method: "m".into(),
+        test_index: 0,
+        explained_class: 0,
+        score: 1.0,
+        scores: vec![0.5, -2.0, 3.0, -2.0, 0.0],
+    };
+    let p: Vec<usize> = a.top_k(2, Polarity::Proponents).iter().map(|r| r.index).collect();
+    assert_eq!(p, vec![2, 0]);
+    let o: Vec<usize> = a.top_k(3, Polarity::Opponents).iter().map(|r| r.index).collect();
+    assert_eq!(o, vec![1, 3, 4], "ties broken by index");
+    assert_eq!(a.top_k(10, Polarity::Opponents).len(), 5);
+    assert!((a.efficiency_residual() - 1.5).abs() < 1e-12, "|(-0.5) - 1.0|");
+    assert_eq!(a.most_negative_first(), vec![1, 3, 4, 0, 2]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
+
+    #[test]
+    fn last_layer_gram_matrices_are_symmetric_psd(seed in 0u64..1000) {
+        let ex = images(8, 3, 2, seed);
+        let model = logreg(9, 2, seed + 1);
+        let f = genrep_explain::kernel::features_with_bias(&model, &ex, 4);
+        let d = 10;
+        let mut k = vec![0.0; 64];
+        for i in 0..8 {
+            for j in 0..8 {
+                k[i * 8 + j] = (0..d).map(|m| f[i * d + m] * f[j * d + m]).sum();
+            }
+        }
+        for i in 0..8 {
+            for j in 0..8 {
+                prop_assert!((k[i * 8 + j] - k[j * 8 + i]).abs() < 1e-12);
+            }
+            k[i * 8 + i] += 1e-9; // PSD: Cholesky of K + tiny jitter succeeds
+        }
+        prop_assert!(cholesky(&mut k, 8).is_ok());
+    }
+}
