@@ -245,8 +245,10 @@ fn representer_identity_holds_at_the_refit_stationary_point() {
     let ll = LastLayerKernel::new(&model, &train, &test, 16);
     let logits = genrep_trainer::predict_logits(&model, &train, 16, &Device::flex());
     let head = genrep_explain::method::head_matrix(&model);
-    let (alpha, theta, report) = surrogate_last_layer(&ll.train, ll.dim, &logits, 3, 3e-3, head, 1e-9, 20000).unwrap();
-    assert!(report.grad_norm < 1e-8, "stationary point not reached: {report:?}");
+    let (alpha, theta, report) = surrogate_last_layer(&ll.train, ll.dim, &logits, 3, 3e-3, head, 1e-8, 2000).unwrap();
+    // |grad| <= 1e-8 (f64 round-off floors near 1e-9 here): the identity error is |grad|/(2 lambda) |phi_t|.
+    assert!(report.grad_norm <= 1e-8, "stationary point not reached: {report:?}");
+    eprintln!("surrogate fit: {report:?}");
     for t in 0..4 {
         for class in 0..3 {
             let ft = &ll.test[t * ll.dim..(t + 1) * ll.dim];
