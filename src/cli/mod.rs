@@ -1,6 +1,8 @@
 //! Argument parsing and dispatch of the `genrep` subcommands.
 
+mod bench;
 mod data;
+mod explain;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +28,11 @@ pub enum Command {
     Data(data::DataCommand),
     /// Train a model on a task and write a run directory (config, checkpoints, record, metrics).
     Train(train::TrainArgs),
+    /// Explain test predictions of a trained run by its training examples.
+    Explain(explain::ExplainArgs),
+    /// Measure performance (training throughput per device).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Runs the parsed command.
@@ -33,5 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Data(cmd) => data::run(cmd, cli.data_dir.as_deref()),
         Command::Train(args) => train::run(args, cli.data_dir.as_deref()),
+        Command::Explain(args) => explain::run(args, cli.data_dir.as_deref()),
+        Command::Bench(cmd) => bench::run(cmd, cli.data_dir.as_deref()),
     }
 }

@@ -113,9 +113,11 @@ pub enum Preconditioner {
     /// None: the neural tangent kernel `<df(x_i)/dtheta, df(x)/dtheta>`.
     Identity,
     /// The influence kernel over all parameters: `g_i^T (H + damping I)^{-1} g`, with `H` the
-    /// mean training-loss Hessian over `hessian_sample` (training indices), Hessian-vector
-    /// products by central differences of gradients, solved by conjugate gradient.
+    /// mean training-loss Hessian over `hessian_sample` (training indices), solved by
+    /// conjugate gradient.
     Influence {
+        /// Which curvature matrix `H` is.
+        hessian: HessianKind,
         /// Added to the Hessian's diagonal.
         damping: f64,
         /// Training indices the Hessian averages over.
@@ -125,6 +127,18 @@ pub enum Preconditioner {
         /// CG iteration cap.
         max_iter: usize,
     },
+}
+
+/// The curvature matrix of the all-parameter influence kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum HessianKind {
+    /// Gauss-Newton `G = (1/m) sum_i J_i^T (diag(p_i) - p_i p_i^T) J_i` (positive semi-definite,
+    /// the default): `J v` by central differences of batched forward passes, `J^T u` exactly by
+    /// one backward pass.
+    GaussNewton,
+    /// The true Hessian by central differences of loss gradients (indefinite away from a minimum:
+    /// CG then stops with an error asking for more damping).
+    FiniteDifference,
 }
 
 /// A kernel whose feature map is the parameter gradient of the model at one checkpoint: the NTK,
@@ -192,6 +206,42 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
             .collect()
     }
 
+    /// `(G + damping I) v` with the Gauss-Newton matrix `G` over `sample` (see [`HessianKind`]).
+    pub fn gnvp(&self, v: &[f64], damping: f64, sample: &[usize], theta_norm: f64) -> Vec<f64> {
+        let vnorm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if vnorm == 0.0 {
+            return vec![0.0; v.len()];
+        }
+        let c = self.model.num_classes();
+        let eps = 1e-3 * theta_norm.max(1.0) / vnorm;
+        let vf: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+        let device = self.model.devices().first().cloned().unwrap_or_else(Device::flex);
+        let (plus_m, minus_m) = (shifted(&self.model, &vf, eps as f32), shifted(&self.model, &vf, -eps as f32));
+        let mut out: Vec<f64> = v.iter().map(|x| damping * x).collect();
+        for chunk in sample.chunks(256) {
+            let sub = crate::context::subset(self.train, chunk);
+            let f0 = predict_logits(&self.model, &sub, 256, &device);
+            let fp = predict_logits(&plus_m, &sub, 256, &device);
+            let fm = predict_logits(&minus_m, &sub, 256, &device);
+            let mut u = vec![0.0f32; chunk.len() * c];
+            for r in 0..chunk.len() {
+                let row = &f0[r * c..(r + 1) * c];
+                let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+                let z: f64 = row.iter().map(|&x| (x as f64 - m).exp()).sum();
+                let p: Vec<f64> = row.iter().map(|&x| (x as f64 - m).exp() / z).collect();
+                let jv: Vec<f64> =
+                    (0..c).map(|k| (fp[r * c + k] as f64 - fm[r * c + k] as f64) / (2.0 * eps)).collect();
+                let pjv: f64 = p.iter().zip(&jv).map(|(a, b)| a * b).sum();
+                for k in 0..c {
+                    u[r * c + k] = (p[k] * (jv[k] - pjv) / sample.len() as f64) as f32;
+                }
+            }
+            let g = batch_weighted_grad(&self.model, self.train, chunk, &u);
+            out.iter_mut().zip(&g).for_each(|(o, gi)| *o += *gi as f64);
+        }
+        out
+    }
+
     /// The test-side vector for one test point: `df_c(x)/dtheta`, preconditioned if asked.
     pub fn test_vector(&self, t: &TestPoint) -> Result<Vec<f32>> {
         if t.index >= self.test.len() {
@@ -202,11 +252,14 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
         let g = weighted_output_grad(&self.model, self.test, t.index, &e);
         match &self.precondition {
             Preconditioner::Identity => Ok(g),
-            Preconditioner::Influence { damping, hessian_sample, tol, max_iter } => {
+            Preconditioner::Influence { hessian, damping, hessian_sample, tol, max_iter } => {
                 let theta_norm = flat_values(&self.model).iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
                 let b: Vec<f64> = g.iter().map(|&x| x as f64).collect();
-                let (u, report) =
-                    conjugate_gradient(|v| self.hvp(v, *damping, hessian_sample, theta_norm), &b, *tol, *max_iter)?;
+                let apply = |v: &[f64]| match hessian {
+                    HessianKind::GaussNewton => self.gnvp(v, *damping, hessian_sample, theta_norm),
+                    HessianKind::FiniteDifference => self.hvp(v, *damping, hessian_sample, theta_norm),
+                };
+                let (u, report) = conjugate_gradient(apply, &b, *tol, *max_iter)?;
                 self.cg_reports.borrow_mut().push(report);
                 Ok(u.iter().map(|&x| x as f32).collect())
             }

@@ -15,10 +15,11 @@ pub mod importance;
 pub mod kernel;
 pub mod method;
 pub mod params;
+pub mod render;
 pub mod solve;
 
 pub use attribution::{Attribution, Polarity, Ranked};
 pub use context::{subset, Context, TestPoint};
 pub use error::{ExplainError, Result};
-pub use kernel::{GradientKernel, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
+pub use kernel::{GradientKernel, HessianKind, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
 pub use method::{explain, Checkpoints, Diagnostics, ExplainOptions, Importance, KernelChoice, Method, METHOD_HELP};

@@ -14,7 +14,7 @@ use crate::attribution::Attribution;
 use crate::context::{Context, TestPoint};
 use crate::error::{ExplainError, Result};
 use crate::importance::{surrogate_last_layer, target_derivative, tracking, SurrogateReport};
-use crate::kernel::{GradientKernel, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
+use crate::kernel::{GradientKernel, HessianKind, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
 use genrep_models::Classifier;
 use genrep_trainer::{Checkpoint, CheckpointKind};
 use rand::{Rng, SeedableRng};
@@ -115,6 +115,8 @@ pub struct ExplainOptions {
     pub lambda: f64,
     /// Damping added to Hessians of influence kernels.
     pub damping: f64,
+    /// Curvature of the all-parameter influence kernel (Gauss-Newton by default).
+    pub hessian: HessianKind,
     /// Training examples the all-parameter Hessian averages over (seeded subsample).
     pub hessian_sample: usize,
     /// CG relative-residual tolerance.
@@ -132,6 +134,7 @@ impl Default for ExplainOptions {
         Self {
             lambda: 3e-3,
             damping: 0.01,
+            hessian: HessianKind::GaussNewton,
             hessian_sample: 1000,
             cg_tol: 1e-3,
             cg_max_iter: 50,
@@ -264,6 +267,7 @@ pub fn explain<M: Classifier>(
                     let mut sample: Vec<usize> = rand::seq::index::sample(&mut rng, n, k).into_vec();
                     sample.sort_unstable();
                     let pre = Preconditioner::Influence {
+                        hessian: opts.hessian,
                         damping: opts.damping,
                         hessian_sample: sample,
                         tol: opts.cg_tol,

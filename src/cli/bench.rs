@@ -1,0 +1,455 @@
+//! `genrep bench train`: training throughput (examples/s) of the default model of a task on real
+//! batches, through the library's own training loop ([`genrep::trainer::fit`]).
+//!
+//! Protocol, per device: build the task, take the first `steps * batch_size` training examples
+//! (cycling if the split is smaller), initialise the default model with a fixed seed, run
+//! `warmup` steps through `fit` (not timed), then `reps` timed calls of `fit` for one epoch of
+//! exactly `steps` full batches each, carrying the model over. Every step is the library's real
+//! step: gather the batch, forward, softmax cross-entropy and its derivative, backward,
+//! optimiser update (plain SGD unless `--momentum`). Throughput of a repetition is
+//! `steps * batch_size / wall seconds`; the summary gives the median, mean, standard deviation,
+//! min and max over repetitions.
+//!
+//! `--profile` additionally times the phases of the same step separately (gather, forward +
+//! read-back of the logits, host loss, backward, gradient collection + optimiser update) and
+//! each layer of the vision CNN on its own (forward, and forward + backward), to show where
+//! the time goes.
+
+use super::data::TaskArgs;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::prelude::*;
+use clap::{Args, Subcommand};
+use genrep::data::{DataDir, Examples, Inputs};
+use genrep::models::{parse_device, Classifier, Input, Model, ModelSpec};
+use genrep::trainer::loss::{linear_surrogate, softmax_cross_entropy};
+use genrep::trainer::{fit, try_init_seeded, FitOptions, OptimizerConfig, TrainConfig};
+use std::path::Path;
+use std::time::Instant;
+
+/// `genrep bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Training throughput (examples/s) of the default model of a task, per device.
+    Train(TrainBenchArgs),
+}
+
+/// Arguments of `genrep bench train`.
+#[derive(Debug, Args)]
+pub struct TrainBenchArgs {
+    /// Devices to measure, comma-separated: cpu (= flex), ndarray, wgpu.
+    #[arg(long, default_value = "cpu", value_delimiter = ',')]
+    pub device: Vec<String>,
+    /// Task whose training split supplies the batches (mnist:3-vs-8, mnist, cifar10, ...).
+    #[arg(long, default_value = "mnist:3-vs-8")]
+    pub task: String,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Timed optimiser steps per repetition.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Untimed warm-up steps before the repetitions.
+    #[arg(long, default_value_t = 5)]
+    pub warmup: usize,
+    /// Timed repetitions.
+    #[arg(long, default_value_t = 5)]
+    pub reps: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f64,
+    /// SGD momentum (0 = plain SGD).
+    #[arg(long, default_value_t = 0.0)]
+    pub momentum: f64,
+    /// Seed of the initial weights and of the batch order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also time the phases of a step and each layer separately.
+    #[arg(long)]
+    pub profile: bool,
+    /// Print the summary as one JSON object per device instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a `genrep bench` subcommand.
+pub fn run(cmd: BenchCommand, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Train(args) => train(args, data_dir),
+    }
+}
+
+/// Summary statistics of a sample.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Stats {
+    median: f64,
+    mean: f64,
+    sd: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Stats {
+    fn of(xs: &[f64]) -> Self {
+        let mut s = xs.to_vec();
+        s.sort_by(f64::total_cmp);
+        let n = s.len();
+        let median = if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 };
+        let mean = s.iter().sum::<f64>() / n as f64;
+        let var = if n > 1 { s.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
+        Self { median, mean, sd: var.sqrt(), min: s[0], max: s[n - 1] }
+    }
+}
+
+/// The first `n` examples of `ex`, cycling through it if it has fewer.
+fn take_cycled(ex: &Examples, n: usize) -> Examples {
+    let idx: Vec<usize> = (0..n).map(|i| i % ex.len()).collect();
+    let inputs = match &ex.inputs {
+        Inputs::Images { channels, height, width, data, mean, std } => {
+            let size = channels * height * width;
+            let mut buf = Vec::with_capacity(n * size);
+            for &i in &idx {
+                buf.extend_from_slice(&data[i * size..(i + 1) * size]);
+            }
+            Inputs::Images {
+                channels: *channels,
+                height: *height,
+                width: *width,
+                data: buf,
+                mean: mean.clone(),
+                std: std.clone(),
+            }
+        }
+        Inputs::Tokens { seq_len, ids, vocab_size } => {
+            let mut buf = Vec::with_capacity(n * seq_len);
+            for &i in &idx {
+                buf.extend_from_slice(&ids[i * seq_len..(i + 1) * seq_len]);
+            }
+            Inputs::Tokens { seq_len: *seq_len, ids: buf, vocab_size: *vocab_size }
+        }
+    };
+    Examples {
+        inputs,
+        labels: idx.iter().map(|&i| ex.labels[i]).collect(),
+        source_index: idx.iter().map(|&i| ex.source_index[i]).collect(),
+        texts: None,
+    }
+}
+
+/// Multiply-accumulates of one forward pass of one example through a vision CNN, per layer.
+fn vision_macs(spec: &ModelSpec) -> Option<[(&'static str, f64); 3]> {
+    let ModelSpec::VisionCnn(c) = spec else { return None };
+    let k2 = (c.kernel * c.kernel) as f64;
+    let [c1, c2] = c.channels.map(|v| v as f64);
+    let (h, w, cin) = (c.height as f64, c.width as f64, c.in_channels as f64);
+    Some([
+        ("conv1", h * w * c1 * cin * k2),
+        ("conv2", (h / 2.0) * (w / 2.0) * c2 * c1 * k2),
+        ("head", c.feature_dim() as f64 * c.num_classes as f64),
+    ])
+}
+
+/// One device's result.
+#[derive(Debug, serde::Serialize)]
+struct DeviceResult {
+    device: String,
+    task: String,
+    architecture: String,
+    batch_size: usize,
+    steps_per_rep: usize,
+    warmup_steps: usize,
+    reps: usize,
+    examples_per_s: Vec<f64>,
+    stats: Stats,
+    ms_per_step_median: f64,
+    gflops_median: Option<f64>,
+}
+
+fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
+    anyhow::ensure!(args.steps > 0, "--steps must be at least 1");
+    anyhow::ensure!(args.reps > 0, "--reps must be at least 1");
+    let devices: Vec<(String, Device)> =
+        args.device.iter().map(|d| Ok((d.clone(), parse_device(d)?))).collect::<anyhow::Result<_>>()?;
+    let task_args =
+        TaskArgs { task: args.task.clone(), train_per_class: None, test_per_class: Some(1), seed: 0, seq_len: 128 };
+    let (spec, options) = task_args.resolve()?;
+    let dir = DataDir::resolve(data_dir)?;
+    let task = genrep::data::build_task(&dir, &spec, &options)?;
+    let model_spec = ModelSpec::default_for(&task.train, task.num_classes())?;
+    let timed = take_cycled(&task.train, args.steps * args.batch_size);
+    let warm = take_cycled(&task.train, args.warmup.max(1) * args.batch_size);
+    let cfg = |epochs| TrainConfig {
+        epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        optimizer: OptimizerConfig::Sgd { momentum: args.momentum },
+        weight_decay: 0.0,
+        seed: args.seed,
+        checkpoint_every_epoch: false,
+    };
+    let cfg = cfg(1);
+    let macs = vision_macs(&model_spec);
+    // Training FLOPs per example: forward 2*MACs, backward about twice the forward (input and
+    // weight gradients; the first convolution's input gradient is not needed, ignored here).
+    let train_flops_per_example = macs.map(|m| 3.0 * 2.0 * m.iter().map(|(_, v)| v).sum::<f64>());
+    eprintln!(
+        "bench train: task {} ({} train examples available), model {} ({} parameters), batch {}, \
+         {} warm-up steps, {} reps x {} steps, lr {}, momentum {}",
+        task.spec,
+        task.train.len(),
+        model_spec_name(&model_spec),
+        model_spec.num_params(),
+        args.batch_size,
+        args.warmup,
+        args.reps,
+        args.steps,
+        args.lr,
+        args.momentum
+    );
+
+    let mut results = Vec::new();
+    for (name, device) in &devices {
+        let mut model = try_init_seeded(device, args.seed, |d| model_spec.init(d))?;
+        let opts = FitOptions::new(device.clone());
+        if args.warmup > 0 {
+            let t = Instant::now();
+            model = fit(model, &warm, None, &cfg, &opts, &mut [])?.model;
+            eprintln!("  [{name}] warm-up: {} steps in {:.2}s", args.warmup, t.elapsed().as_secs_f64());
+        }
+        let mut rates = Vec::with_capacity(args.reps);
+        for r in 0..args.reps {
+            let t = Instant::now();
+            let out = fit(model, &timed, None, &cfg, &opts, &mut [])?;
+            let secs = t.elapsed().as_secs_f64();
+            model = out.model;
+            let rate = (out.steps * args.batch_size) as f64 / secs;
+            let loss = out.history.last().map(|m| m.train_loss).unwrap_or(f64::NAN);
+            eprintln!(
+                "  [{name}] rep {}: {} steps in {secs:.3}s = {rate:.1} examples/s ({:.1} ms/step), train loss {loss:.4}",
+                r + 1,
+                out.steps,
+                1e3 * secs / out.steps as f64
+            );
+            rates.push(rate);
+        }
+        let stats = Stats::of(&rates);
+        let result = DeviceResult {
+            device: name.clone(),
+            task: task.spec.to_string(),
+            architecture: model.architecture(),
+            batch_size: args.batch_size,
+            steps_per_rep: args.steps,
+            warmup_steps: args.warmup,
+            reps: args.reps,
+            ms_per_step_median: 1e3 * args.batch_size as f64 / stats.median,
+            gflops_median: train_flops_per_example.map(|f| f * stats.median / 1e9),
+            examples_per_s: rates,
+            stats,
+        };
+        if args.json {
+            println!("{}", serde_json::to_string(&result)?);
+        } else {
+            let s = &result.stats;
+            println!(
+                "genrep-{} {} batch {}: {:.1} examples/s median ({:.1} ms/step; mean {:.1} sd {:.1} min {:.1} max {:.1} \
+                 over {} reps x {} steps after {} warm-up{})",
+                backend_label(name),
+                result.architecture,
+                result.batch_size,
+                s.median,
+                result.ms_per_step_median,
+                s.mean,
+                s.sd,
+                s.min,
+                s.max,
+                result.reps,
+                result.steps_per_rep,
+                result.warmup_steps,
+                result.gflops_median.map(|g| format!("; ~{g:.1} GFLOP/s")).unwrap_or_default()
+            );
+        }
+        if args.profile {
+            profile_step(model, &timed, &args, device, name)?;
+            if let ModelSpec::VisionCnn(_) = model_spec {
+                let m = try_init_seeded(device, args.seed, |d| model_spec.init(d))?;
+                profile_layers(&m, &timed, args.batch_size, device, name, macs)?;
+            }
+        }
+        results.push(result);
+    }
+    Ok(())
+}
+
+fn model_spec_name(spec: &ModelSpec) -> &'static str {
+    match spec {
+        ModelSpec::VisionCnn(_) => "vision-cnn",
+        ModelSpec::TextCnn(_) => "text-cnn",
+    }
+}
+
+fn backend_label(device: &str) -> &str {
+    match device {
+        "cpu" => "flex",
+        other => other,
+    }
+}
+
+/// Times the phases of the trainer's step (the same operations as `fit`, in the same order).
+fn profile_step(
+    mut model: Model,
+    data: &Examples,
+    args: &TrainBenchArgs,
+    device: &Device,
+    name: &str,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(args.momentum == 0.0, "--profile times plain SGD only (omit --momentum)");
+    let plain = device.clone().inner();
+    let c = model.num_classes();
+    let mut optim = SgdConfig::new().init();
+    let phases = ["gather", "forward+readback", "loss (host)", "backward", "optimizer"];
+    let mut times = vec![Vec::new(); phases.len()];
+    let batches: Vec<Vec<usize>> =
+        (0..data.len()).collect::<Vec<_>>().chunks(args.batch_size).map(|c| c.to_vec()).collect();
+    let sync = |d: &Device| d.sync().map_err(|e| anyhow::anyhow!("device sync failed: {e:?}"));
+    for batch in batches.iter().chain(batches.iter()) {
+        let t0 = Instant::now();
+        let x = Input::gather(data, batch, &plain);
+        sync(&plain)?;
+        let t1 = Instant::now();
+        let labels: Vec<usize> = batch.iter().map(|&i| data.labels[i]).collect();
+        let logits = model.logits(&x);
+        let values = logits.to_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+        let t2 = Instant::now();
+        let parts = softmax_cross_entropy(&values, &labels, c);
+        let scale = 1.0 / batch.len() as f32;
+        let weights: Vec<f32> = parts.dloss_dlogits.iter().map(|g| g * scale).collect();
+        let t3 = Instant::now();
+        let grads = linear_surrogate(logits, weights).backward();
+        sync(device)?;
+        let t4 = Instant::now();
+        let grads = GradientsParams::from_grads(grads, &model);
+        model = optim.step(args.lr, model, grads);
+        sync(device)?;
+        let t5 = Instant::now();
+        for (k, (a, b)) in [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5)].into_iter().enumerate() {
+            times[k].push((b - a).as_secs_f64() * 1e3);
+        }
+    }
+    // Drop the first pass over the batches (warm-up of allocator and caches).
+    let skip = batches.len();
+    let medians: Vec<f64> = times.iter().map(|t| Stats::of(&t[skip..]).median).collect();
+    let total: f64 = medians.iter().sum();
+    println!("profile [{name}] one step, median over {} steps (ms):", times[0].len() - skip);
+    for (p, m) in phases.iter().zip(&medians) {
+        println!("  {p:<18} {m:8.2}  {:5.1}%", 100.0 * m / total);
+    }
+    println!("  {:<18} {total:8.2}  => {:.1} examples/s", "sum", 1e3 * args.batch_size as f64 / total);
+    Ok(())
+}
+
+/// Times each layer of a vision CNN on its own, on the batch shapes of real training: forward
+/// only, and forward followed by a backward pass of the sum of the output (with gradients for
+/// the layer's input where the real network needs them, and for its parameters).
+fn profile_layers(
+    model: &Model,
+    data: &Examples,
+    batch_size: usize,
+    device: &Device,
+    name: &str,
+    macs: Option<[(&'static str, f64); 3]>,
+) -> anyhow::Result<()> {
+    let Model::VisionCnn(m) = model else { return Ok(()) };
+    let plain = device.clone().inner();
+    let ad = device.clone().autodiff();
+    let idx: Vec<usize> = (0..batch_size.min(data.len())).collect();
+    let Input::Images(x0) = Input::gather(data, &idx, &plain) else { return Ok(()) };
+    let b = idx.len();
+    // Layer inputs at their real shapes, computed once without autodiff.
+    let mv = m.clone().valid();
+    let a1 = mv.conv1.forward(x0.clone());
+    let p1 = mv.pool.forward(burn::tensor::activation::relu(a1.clone()));
+    let a2 = mv.conv2.forward(p1.clone());
+    let p2 = mv.pool.forward(burn::tensor::activation::relu(a2.clone()));
+    let feats = p2.flatten::<2>(1, 3);
+    let to_ad4 = |t: &Tensor<4>, grad: bool| {
+        let t = Tensor::<4>::from_data(t.to_data(), &ad);
+        if grad {
+            t.require_grad()
+        } else {
+            t
+        }
+    };
+    let to_ad2 = |t: &Tensor<2>| Tensor::<2>::from_data(t.to_data(), &ad).require_grad();
+    let sync = || ad.sync().map_err(|e| anyhow::anyhow!("device sync failed: {e:?}"));
+    let reps = 10;
+    let time = |f: &dyn Fn()| -> anyhow::Result<f64> {
+        f();
+        sync()?;
+        let mut v = Vec::with_capacity(reps);
+        for _ in 0..reps {
+            let t = Instant::now();
+            f();
+            sync()?;
+            v.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        Ok(Stats::of(&v).median)
+    };
+    type Case<'a> = (&'static str, Box<dyn Fn() + 'a>, Box<dyn Fn() + 'a>);
+    let x_in = to_ad4(&x0, false);
+    let a1_in = to_ad4(&a1, true);
+    let p1_in = to_ad4(&p1, true);
+    let a2_in = to_ad4(&a2, true);
+    let f_in = to_ad2(&feats);
+    let cases: Vec<Case> = vec![
+        (
+            "conv1",
+            Box::new(|| drop(m.conv1.forward(x_in.clone()))),
+            Box::new(|| drop(m.conv1.forward(x_in.clone()).sum().backward())),
+        ),
+        (
+            "relu+pool1",
+            Box::new(|| drop(m.pool.forward(burn::tensor::activation::relu(a1_in.clone())))),
+            Box::new(|| drop(m.pool.forward(burn::tensor::activation::relu(a1_in.clone())).sum().backward())),
+        ),
+        (
+            "conv2",
+            Box::new(|| drop(m.conv2.forward(p1_in.clone()))),
+            Box::new(|| drop(m.conv2.forward(p1_in.clone()).sum().backward())),
+        ),
+        (
+            "relu+pool2",
+            Box::new(|| drop(m.pool.forward(burn::tensor::activation::relu(a2_in.clone())))),
+            Box::new(|| drop(m.pool.forward(burn::tensor::activation::relu(a2_in.clone())).sum().backward())),
+        ),
+        (
+            "head",
+            Box::new(|| drop(m.head.forward(f_in.clone()))),
+            Box::new(|| drop(m.head.forward(f_in.clone()).sum().backward())),
+        ),
+    ];
+    println!("profile [{name}] per layer, batch {b}, median of {reps} (ms; autodiff device):");
+    println!(
+        "  {:<12} {:>9} {:>9} {:>9}  {:>12} {:>12}",
+        "layer", "forward", "backward", "fwd+bwd", "fwd GFLOP/s", "bwd GFLOP/s"
+    );
+    let mut tot = (0.0, 0.0);
+    for (layer, fwd, both) in &cases {
+        let tf = time(fwd.as_ref())?;
+        let tb = time(both.as_ref())?;
+        let bwd = (tb - tf).max(0.0);
+        tot = (tot.0 + tf, tot.1 + tb);
+        let mac = macs.and_then(|ms| ms.iter().find(|(n, _)| n == layer).map(|(_, v)| *v));
+        let rate = |flops: f64, ms: f64| if ms > 0.0 { format!("{:.1}", flops / ms / 1e6) } else { "-".into() };
+        let (gf, gb) = match mac {
+            // Backward FLOPs: weight gradient always; input gradient except for conv1.
+            Some(v) => {
+                let f = 2.0 * v * b as f64;
+                (rate(f, tf), rate(if *layer == "conv1" { f } else { 2.0 * f }, bwd))
+            }
+            None => ("-".into(), "-".into()),
+        };
+        println!("  {layer:<12} {tf:9.2} {bwd:9.2} {tb:9.2}  {gf:>12} {gb:>12}");
+    }
+    println!("  {:<12} {:9.2} {:9.2} {:9.2}", "sum", tot.0, tot.1 - tot.0, tot.1);
+    Ok(())
+}

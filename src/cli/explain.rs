@@ -1,0 +1,186 @@
+//! `genrep explain`: explain test predictions of a trained run by its training examples.
+
+use anyhow::Context as _;
+use clap::Args;
+use genrep::data::DataDir;
+use genrep::explain::{explain, render, Checkpoints, Context, ExplainOptions, Method, Polarity, METHOD_HELP};
+use genrep::models::{parse_device, Classifier, Model};
+use genrep::trainer::{predict_logits, RunDir};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `genrep explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Run directory written by `genrep train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Test-split indices to explain (comma-separated).
+    #[arg(long, value_delimiter = ',', required_unless_present = "misclassified")]
+    pub test_index: Vec<usize>,
+    /// Explain the first N misclassified test points instead of --test-index.
+    #[arg(long)]
+    pub misclassified: Option<usize>,
+    /// Method: importance:kernel (e.g. tracking:ntk-final), representer, influence, tracincp, random.
+    #[arg(long, default_value = "tracking:ntk-final", help = format!("Method: {METHOD_HELP}"))]
+    pub method: String,
+    /// How many proponents and opponents to show.
+    #[arg(long, default_value_t = 8)]
+    pub top: usize,
+    /// Write a PNG grid (images) or a markdown file (text) here; with several test points,
+    /// `-<index>` is inserted before the extension.
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+    /// Write all scores as CSV here (same naming rule).
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Write the attributions as JSON here (same naming rule).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Device (default: the one the run was trained on).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// L2 penalty of the representer-point refit.
+    #[arg(long, default_value_t = 3e-3)]
+    pub lambda: f64,
+    /// Hessian damping of influence kernels.
+    #[arg(long, default_value_t = 0.01)]
+    pub damping: f64,
+    /// Training examples the all-parameter Hessian averages over.
+    #[arg(long, default_value_t = 1000)]
+    pub hessian_sample: usize,
+    /// Seed of the random baseline and the Hessian subsample.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+fn with_index(path: &Path, index: usize, many: bool) -> PathBuf {
+    if !many {
+        return path.to_path_buf();
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    path.with_file_name(format!("{stem}-{index}{ext}"))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    genrep::models::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Runs `genrep explain`.
+pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    let method: Method = args.method.parse()?;
+    let run = RunDir::open(&args.run)?;
+    let cfg = run.read_config()?;
+    let device = parse_device(args.device.as_deref().unwrap_or(&cfg.device))?;
+    let dir = DataDir::resolve(data_dir)?;
+    eprintln!("rebuilding task {} from {}", cfg.task, dir.path.display());
+    let task = genrep::data::build_task(&dir, &cfg.task, &cfg.task_options)?;
+    let ad = device.clone().autodiff();
+    let model: Model = run.load_model("final", &ad)?;
+    let record = run.read_record().ok();
+    let list = run.read_checkpoints()?;
+    let checkpoints = Checkpoints { list, load: Box::new(|name: &str| Ok(run.load_model(name, &ad)?)) };
+
+    let indices: Vec<usize> = match args.misclassified {
+        Some(k) => {
+            let logits = predict_logits(&model, &task.test, 256, &device);
+            let c = model.num_classes();
+            let wrong: Vec<usize> = (0..task.test.len())
+                .filter(|&i| {
+                    let row = &logits[i * c..(i + 1) * c];
+                    let pred = row.iter().enumerate().fold(0, |b, (k, &v)| if v > row[b] { k } else { b });
+                    pred != task.test.labels[i]
+                })
+                .take(k)
+                .collect();
+            if wrong.is_empty() {
+                anyhow::bail!("the model classifies every test point correctly: nothing misclassified to explain");
+            }
+            eprintln!("explaining {} misclassified test points: {wrong:?}", wrong.len());
+            wrong
+        }
+        None => args.test_index.clone(),
+    };
+    let ctx = Context { model, train: &task.train, test: &task.test, record: record.as_ref(), batch_size: 256 };
+    let opts = ExplainOptions {
+        lambda: args.lambda,
+        damping: args.damping,
+        hessian_sample: args.hessian_sample,
+        seed: args.seed,
+        ..ExplainOptions::default()
+    };
+    let bar = ProgressBar::new(task.train.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} training examples [{elapsed_precise}<{eta_precise}]")
+            .context("progress bar template")?,
+    );
+    let start = std::time::Instant::now();
+    let is_text = cfg.task.dataset.is_text();
+    let (attrs, diag) =
+        explain(&ctx, &method, &args.method, &indices, &opts, Some(&checkpoints), is_text, &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })?;
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    for note in &diag.notes {
+        eprintln!("note: {note}");
+    }
+    if let Some(s) = &diag.surrogate {
+        eprintln!(
+            "representer refit: {} iterations, gradient norm {:.2e}, mean |f_K - f| on training logits {:.4}",
+            s.iterations, s.grad_norm, s.fit_residual
+        );
+    }
+    for (t, r) in diag.cg.iter().enumerate() {
+        eprintln!(
+            "influence CG (test {t}): {} iterations, relative residual {:.2e}{}",
+            r.iterations,
+            r.relative_residual,
+            if r.converged { "" } else { " (NOT converged: raise the damping or the iteration cap)" }
+        );
+    }
+    let names = &task.class_names;
+    let many = attrs.len() > 1;
+    for a in &attrs {
+        println!(
+            "test #{} (label {}, predicted {}): s(x) = {:.4}, method {}, sum phi = {:.4}, efficiency residual {:.4}",
+            a.test_index,
+            names[task.test.labels[a.test_index]],
+            names[a.explained_class],
+            a.score,
+            a.method,
+            a.total(),
+            a.efficiency_residual()
+        );
+        for (title, pol) in [("proponents", Polarity::Proponents), ("opponents", Polarity::Opponents)] {
+            println!("  top {} {title}:", args.top);
+            for r in a.top_k(args.top, pol) {
+                println!(
+                    "    train #{:<6} label {:<10} phi {:+.5}",
+                    r.index, names[task.train.labels[r.index]], r.score
+                );
+            }
+        }
+        if let Some(p) = &args.png {
+            let path = with_index(p, a.test_index, many);
+            if is_text {
+                let md = render::explanation_markdown(a, &task.test, &task.train, names, args.top)?;
+                write_file(&path, md.as_bytes())?;
+            } else {
+                let img = render::explanation_grid(a, &task.test, &task.train, names, args.top)?;
+                render::save_png(&img, &path)?;
+            }
+            println!("  wrote {}", path.display());
+        }
+        if let Some(p) = &args.csv {
+            write_file(&with_index(p, a.test_index, many), a.to_csv().as_bytes())?;
+        }
+        if let Some(p) = &args.json {
+            write_file(&with_index(p, a.test_index, many), a.to_json().as_bytes())?;
+        }
+    }
+    eprintln!("{} test point(s) explained with {} in {secs:.1}s", attrs.len(), args.method);
+    Ok(())
+}
