@@ -37,6 +37,9 @@ pub struct ExplainArgs {
     /// Write the attributions as JSON here (same naming rule).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write the scores as safetensors here (same naming rule).
+    #[arg(long)]
+    pub safetensors: Option<PathBuf>,
     /// Device (default: the one the run was trained on).
     #[arg(long)]
     pub device: Option<String>,
@@ -179,6 +182,9 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         }
         if let Some(p) = &args.json {
             write_file(&with_index(p, a.test_index, many), a.to_json().as_bytes())?;
+        }
+        if let Some(p) = &args.safetensors {
+            write_file(&with_index(p, a.test_index, many), &a.to_safetensors())?;
         }
     }
     eprintln!("{} test point(s) explained with {} in {secs:.1}s", attrs.len(), args.method);

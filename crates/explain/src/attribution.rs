@@ -48,12 +48,19 @@ impl Attribution {
     }
 
     /// The `k` training examples with the largest (`Proponents`) or most negative
-    /// (`Opponents`) attribution, best first; ties are broken by index. Always `min(k, n)` items.
+    /// (`Opponents`) attribution, best first; ties are broken by index, NaN scores come last.
+    /// Always `min(k, n)` items.
     pub fn top_k(&self, k: usize, polarity: Polarity) -> Vec<Ranked> {
         let mut idx: Vec<usize> = (0..self.scores.len()).collect();
-        let key = |i: &usize| match polarity {
-            Polarity::Proponents => -self.scores[*i],
-            Polarity::Opponents => self.scores[*i],
+        let key = |i: &usize| {
+            let s = self.scores[*i];
+            if s.is_nan() {
+                return f64::INFINITY;
+            }
+            match polarity {
+                Polarity::Proponents => -s,
+                Polarity::Opponents => s,
+            }
         };
         idx.sort_by(|a, b| key(a).total_cmp(&key(b)).then(a.cmp(b)));
         idx.into_iter().take(k).map(|index| Ranked { index, score: self.scores[index] }).collect()
@@ -63,6 +70,31 @@ impl Attribution {
     /// deletion order of the AUC-DEL diagnostic).
     pub fn most_negative_first(&self) -> Vec<usize> {
         self.top_k(self.scores.len(), Polarity::Opponents).into_iter().map(|r| r.index).collect()
+    }
+
+    /// The scores as a safetensors buffer: one f64 tensor `scores` of shape `[n]`, with the
+    /// method, test index, explained class and score in the metadata (readable from Python).
+    pub fn to_safetensors(&self) -> Vec<u8> {
+        let meta = serde_json::json!({
+            "__metadata__": {
+                "method": self.method,
+                "test_index": self.test_index.to_string(),
+                "explained_class": self.explained_class.to_string(),
+                "score": self.score.to_string(),
+            },
+            "scores": {"dtype": "F64", "shape": [self.scores.len()], "data_offsets": [0, 8 * self.scores.len()]},
+        });
+        let mut header = serde_json::to_vec(&meta).unwrap_or_default();
+        while header.len() % 8 != 0 {
+            header.push(b' ');
+        }
+        let mut out = Vec::with_capacity(8 + header.len() + 8 * self.scores.len());
+        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        out.extend_from_slice(&header);
+        for v in &self.scores {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out
     }
 
     /// CSV with header `train_index,score`, one row per training example.

@@ -22,4 +22,6 @@ pub use attribution::{Attribution, Polarity, Ranked};
 pub use context::{subset, Context, TestPoint};
 pub use error::{ExplainError, Result};
 pub use kernel::{GradientKernel, HessianKind, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
-pub use method::{explain, Checkpoints, Diagnostics, ExplainOptions, Importance, KernelChoice, Method, METHOD_HELP};
+pub use method::{
+    explain, self_influence, Checkpoints, Diagnostics, ExplainOptions, Importance, KernelChoice, Method, METHOD_HELP,
+};

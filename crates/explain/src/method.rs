@@ -225,27 +225,23 @@ pub fn explain<M: Classifier>(
                 diag.notes.push("text model: influence over the last layer only (inf-ll), as in the paper".into());
                 kernel = KernelChoice::InfluenceLastLayer;
             }
-            let alpha = match importance {
-                Importance::Target => target_derivative(&ctx.train_logits(), &ctx.train.labels, c),
-                Importance::Tracking => {
-                    tracking(ctx.record.ok_or_else(|| need("the run's training record (record.json)"))?)
-                }
-                Importance::Surrogate => {
-                    let ll = LastLayerKernel::new(&ctx.model, ctx.train, ctx.test, opts.batch_size);
-                    let head = head_matrix(&ctx.model);
-                    let (alpha, theta, report) =
-                        surrogate_last_layer(&ll.train, ll.dim, &ctx.train_logits(), c, opts.lambda, head, 1e-6, 5000)?;
+            let mut ll_cache: Option<LastLayerKernel> = None;
+            let alpha = match compute_alpha(ctx, *importance, opts, name)? {
+                Alpha::Plain(a) => a,
+                Alpha::Refit { alpha, theta, report, ll } => {
                     // The refit head's logit is the explained score: sum_i phi_i = Theta^T phi_t exactly.
                     for (s, t) in explained_scores.iter_mut().zip(&tests) {
                         let ft = &ll.test[t.index * ll.dim..(t.index + 1) * ll.dim];
                         *s = (0..ll.dim).map(|j| ft[j] * theta[j * c + t.class]).sum();
                     }
                     diag.surrogate = Some(report);
+                    ll_cache = Some(ll);
                     alpha
                 }
             };
             match kernel {
-                KernelChoice::LastLayer => LastLayerKernel::new(&ctx.model, ctx.train, ctx.test, opts.batch_size)
+                KernelChoice::LastLayer => ll_cache
+                    .unwrap_or_else(|| LastLayerKernel::new(&ctx.model, ctx.train, ctx.test, opts.batch_size))
                     .contract(&alpha, &tests, progress)?,
                 KernelChoice::InfluenceLastLayer => {
                     LastLayerInfluenceKernel::new(&ctx.model, ctx.train, ctx.test, opts.damping, opts.batch_size)
@@ -294,6 +290,78 @@ pub fn explain<M: Classifier>(
         })
         .collect();
     Ok((attributions, diag))
+}
+
+/// Global importances, and for the surrogate the refit head and features it used.
+enum Alpha {
+    Plain(Vec<f64>),
+    Refit { alpha: Vec<f64>, theta: Vec<f64>, report: SurrogateReport, ll: LastLayerKernel },
+}
+
+fn compute_alpha<M: Classifier>(
+    ctx: &Context<'_, M>,
+    importance: Importance,
+    opts: &ExplainOptions,
+    name: &str,
+) -> Result<Alpha> {
+    let c = ctx.model.num_classes();
+    Ok(match importance {
+        Importance::Target => Alpha::Plain(target_derivative(&ctx.train_logits(), &ctx.train.labels, c)),
+        Importance::Tracking => Alpha::Plain(tracking(ctx.record.ok_or_else(|| ExplainError::Missing {
+            method: name.into(),
+            what: "the run's training record (record.json)".into(),
+        })?)),
+        Importance::Surrogate => {
+            let ll = LastLayerKernel::new(&ctx.model, ctx.train, ctx.test, opts.batch_size);
+            let head = head_matrix(&ctx.model);
+            let (alpha, theta, report) =
+                surrogate_last_layer(&ll.train, ll.dim, &ctx.train_logits(), c, opts.lambda, head, 1e-6, 5000)?;
+            Alpha::Refit { alpha, theta, report, ll }
+        }
+    })
+}
+
+/// Self-influence `phi(x_i -> x_i) = sum_c' alpha_{i,c'} K_{c',y_i}(x_i, x_i)` of every training
+/// example, explained at its own label (large values flag examples the model leans on, e.g.
+/// mislabelled ones). Supported for `importance:ll`, `importance:ntk-final` and `representer`.
+pub fn self_influence<M: Classifier>(
+    ctx: &Context<'_, M>,
+    method: &Method,
+    name: &str,
+    opts: &ExplainOptions,
+) -> Result<Vec<f64>> {
+    let unsupported = || ExplainError::Method {
+        name: name.into(),
+        what: "self-influence is implemented for the ll and ntk-final kernels".into(),
+    };
+    let Method::Representer { importance, kernel } = method else { return Err(unsupported()) };
+    let c = ctx.model.num_classes();
+    let alpha = match compute_alpha(ctx, *importance, opts, name)? {
+        Alpha::Plain(a) => a,
+        Alpha::Refit { alpha, .. } => alpha,
+    };
+    let n = ctx.train.len();
+    match kernel {
+        KernelChoice::LastLayer => {
+            let f = crate::kernel::features_with_bias(&ctx.model, ctx.train, opts.batch_size);
+            let d = f.len() / n.max(1);
+            Ok((0..n)
+                .map(|i| alpha[i * c + ctx.train.labels[i]] * f[i * d..(i + 1) * d].iter().map(|v| v * v).sum::<f64>())
+                .collect())
+        }
+        KernelChoice::Ntk(cp) if cp == "final" => Ok((0..n)
+            .map(|i| {
+                let a = &alpha[i * c..(i + 1) * c];
+                let w: Vec<f32> = a.iter().map(|&v| v as f32).collect();
+                let mut e = vec![0.0f32; c];
+                e[ctx.train.labels[i]] = 1.0;
+                let gi = crate::grads::weighted_output_grad(&ctx.model, ctx.train, i, &w);
+                let gy = crate::grads::weighted_output_grad(&ctx.model, ctx.train, i, &e);
+                crate::params::dot(&gi, &gy)
+            })
+            .collect()),
+        _ => Err(unsupported()),
+    }
 }
 
 /// The head as a `[(d+1), C]` row-major matrix (weights, then the bias row).

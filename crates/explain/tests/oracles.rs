@@ -279,6 +279,16 @@ fn top_k_is_ordered_and_stable() {
     assert_eq!(a.top_k(10, Polarity::Opponents).len(), 5);
     assert!((a.efficiency_residual() - 1.5).abs() < 1e-12, "|(-0.5) - 1.0|");
     assert_eq!(a.most_negative_first(), vec![1, 3, 4, 0, 2]);
+    let nan = Attribution { scores: vec![f64::NAN, 1.0, -1.0], ..a.clone() };
+    assert_eq!(nan.top_k(1, Polarity::Proponents)[0].index, 1, "NaN never ranks first");
+    assert_eq!(nan.top_k(3, Polarity::Opponents)[2].index, 0, "NaN ranks last");
+    // The safetensors export round-trips through its own header.
+    let bytes = a.to_safetensors();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    assert_eq!(header["scores"]["shape"][0], 5);
+    let back: Vec<f64> = bytes[8 + n..].chunks(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(back, a.scores);
 }
 
 proptest! {
@@ -304,4 +314,82 @@ proptest! {
         }
         prop_assert!(cholesky(&mut k, 8).is_ok());
     }
+}
+
+#[test]
+fn influence_predicts_leave_one_out_retraining_on_a_strongly_convex_problem() {
+    // L2-regularised logistic regression trained to convergence by full-batch gradient descent.
+    // Removing x_i moves the optimum by ~(1/n) H^{-1} grad L_i, so the change of the explained
+    // logit is ~ -phi_i / n for phi = target derivative x last-layer influence kernel with the
+    // damping equal to the weight decay (the regulariser's Hessian).
+    let (n, wd) = (40usize, 0.05f64);
+    let (train, test) = (images(n, 3, 2, 21), images(2, 3, 2, 22));
+    let cfg = TrainConfig {
+        epochs: 1500,
+        batch_size: n,
+        lr: 0.5,
+        weight_decay: wd,
+        checkpoint_every_epoch: false,
+        ..TrainConfig::default()
+    };
+    let fit_without = |excluded: Vec<usize>| {
+        let mut opts = FitOptions::new(Device::flex());
+        opts.excluded = excluded;
+        fit(logreg(9, 2, 23), &train, None, &cfg, &opts, &mut []).unwrap().model
+    };
+    let full = fit_without(vec![]);
+    let logits = genrep_trainer::predict_logits(&full, &train, 64, &Device::flex());
+    let alpha = genrep_explain::importance::target_derivative(&logits, &train.labels, 2);
+    let test_logits = genrep_trainer::predict_logits(&full, &test, 64, &Device::flex());
+    let class = usize::from(test_logits[1] > test_logits[0]);
+    let t = TestPoint { index: 0, class };
+    let phi =
+        LastLayerInfluenceKernel::new(&full, &train, &test, wd, 64).contract(&alpha, &[t], &mut |_, _| {}).unwrap();
+    let s0 = test_logits[class] as f64;
+    let (mut predicted, mut actual) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let m = fit_without(vec![i]);
+        let s = genrep_trainer::predict_logits(&m, &test, 64, &Device::flex())[class] as f64;
+        actual.push(s - s0);
+        predicted.push(-phi[0][i] / n as f64);
+    }
+    let r = pearson(&predicted, &actual);
+    assert!(r > 0.9, "Pearson correlation of influence vs leave-one-out: {r}");
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+#[test]
+fn self_influence_matches_the_diagonal_of_the_attribution() {
+    let (train, test) = (images(12, 3, 2, 31), images(2, 3, 2, 32));
+    let model = logreg(9, 2, 33);
+    let ctx =
+        genrep_explain::Context { model: model.clone(), train: &train, test: &train, record: None, batch_size: 8 };
+    let opts = genrep_explain::ExplainOptions::default();
+    for name in ["target:ll", "target:ntk-final"] {
+        let method: genrep_explain::Method = name.parse().unwrap();
+        let diag = genrep_explain::self_influence(&ctx, &method, name, &opts).unwrap();
+        // Oracle: explain training point i as a test point, at its label, and read entry i.
+        for i in [0usize, 5, 11] {
+            let ll = LastLayerKernel::new(&model, &train, &train, 8);
+            let logits = genrep_trainer::predict_logits(&model, &train, 8, &Device::flex());
+            let alpha = genrep_explain::importance::target_derivative(&logits, &train.labels, 2);
+            let t = TestPoint { index: i, class: train.labels[i] };
+            let full = ll.contract(&alpha, &[t], &mut |_, _| {}).unwrap();
+            assert!(
+                (full[0][i] - diag[i]).abs() < 1e-4 * (1.0 + diag[i].abs()),
+                "{name} i={i}: {} vs {}",
+                full[0][i],
+                diag[i]
+            );
+        }
+    }
+    let _ = test;
 }
