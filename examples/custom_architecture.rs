@@ -3,7 +3,8 @@
 //! This file defines a 2-hidden-layer MLP that is not part of genrep, implements
 //! [`Classifier`] for it (features + linear head), and trains it with genrep's trainer on
 //! binary MNIST, recording the tracking representers along the way. Nothing else in the
-//! workspace needs to change.
+//! workspace needs to change. Then it explains a test prediction with the tracking
+//! representer over the NTK of the final model.
 //!
 //! Run: `GENREP_DATA=/path/to/datasets cargo run --release --example custom_architecture`
 
@@ -11,6 +12,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use genrep::data::{build_task, DataDir, TaskOptions};
+use genrep::explain::{explain, Context, ExplainOptions, Polarity};
 use genrep::models::{Classifier, Input};
 use genrep::trainer::{fit, init_seeded, FitOptions, TrainConfig, TrainingRecord};
 
@@ -63,11 +65,25 @@ fn main() -> anyhow::Result<()> {
     let outcome = fit(model, &task.train, Some(&task.test), &config, &FitOptions::new(device), &mut [&mut record])?;
     let test_acc = outcome.history.last().and_then(|m| m.test_accuracy).unwrap_or(0.0);
     println!("custom MLP: {} steps, test accuracy {test_acc:.4}", outcome.steps);
-    // The tracking record is ready for explanation: the training example with the largest
-    // accumulated |dL/df| is the one the optimiser pushed on hardest.
-    let (top, mass) = (0..record.n)
-        .map(|i| (i, record.tracking(i).iter().map(|v| v.abs()).sum::<f64>()))
-        .fold((0, 0.0), |best, cur| if cur.1 > best.1 { cur } else { best });
-    println!("most-pushed training example: #{top} (label {}), |A_i|_1 = {mass:.4}", task.train.labels[top]);
+    // Explain test point 0 by the training examples: tracking representer x NTK-final.
+    let ctx =
+        Context { model: outcome.model, train: &task.train, test: &task.test, record: Some(&record), batch_size: 256 };
+    let method = "tracking:ntk-final";
+    let (attrs, _) =
+        explain(&ctx, &method.parse()?, method, &[0], &ExplainOptions::default(), None, false, &mut |_, _| {})?;
+    let a = &attrs[0];
+    println!("test #0 predicted {} (logit {:.3})", task.class_names[a.explained_class], a.score);
+    for r in a.top_k(3, Polarity::Proponents) {
+        println!(
+            "  proponent train #{} (label {}) phi {:+.4}",
+            r.index, task.class_names[task.train.labels[r.index]], r.score
+        );
+    }
+    for r in a.top_k(3, Polarity::Opponents) {
+        println!(
+            "  opponent  train #{} (label {}) phi {:+.4}",
+            r.index, task.class_names[task.train.labels[r.index]], r.score
+        );
+    }
     Ok(())
 }
