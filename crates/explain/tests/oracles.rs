@@ -393,3 +393,39 @@ fn self_influence_matches_the_diagonal_of_the_attribution() {
     }
     let _ = test;
 }
+
+#[test]
+fn batched_per_example_gradients_match_the_batch_one_path() {
+    let ex = images(6, 8, 3, 41);
+    let spec =
+        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 5], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 3) });
+    let model = try_init_seeded(&Device::flex(), 42, |d| spec.init(d)).unwrap();
+    // Train a little so that ReLUs and pools are in a generic state.
+    let cfg = TrainConfig { epochs: 2, batch_size: 3, checkpoint_every_epoch: false, ..TrainConfig::default() };
+    let model = fit(model, &ex, None, &cfg, &FitOptions::new(Device::flex()), &mut []).unwrap().model;
+    let mut r = lcg(43);
+    let w: Vec<f32> = (0..6 * 3).map(|_| r()).collect();
+    let idx: Vec<usize> = (0..6).collect();
+    let x = Input::gather(&ex, &idx, &Device::flex());
+    let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [6, 3]), &Device::flex());
+    let fast = model.per_example_grads(&x, &wt).expect("VisionCnn has a fast path");
+    let p = flat_values(&model).len();
+    assert_eq!(fast.dims(), [6, p]);
+    let fast = fast.into_data().try_to_vec::<f32>().unwrap();
+    // And the kernel contraction gives the same scores on both paths.
+    let tests = [TestPoint { index: 1, class: 2 }];
+    let alpha: Vec<f64> = w.iter().map(|&v| v as f64 * 1e-3).collect();
+    let mut k = GradientKernel::new(model.clone(), &ex, &ex, Preconditioner::Identity, "ntk");
+    let slow_phi = k.contract(&alpha, &tests, &mut |_, _| {}).unwrap();
+    k.batched = true;
+    let fast_phi = k.contract(&alpha, &tests, &mut |_, _| {}).unwrap();
+    for (a, b) in slow_phi[0].iter().zip(&fast_phi[0]) {
+        assert!((a - b).abs() < 1e-4 * (1e-6 + a.abs()), "batch-1 {a} vs batched {b}");
+    }
+    for i in 0..6 {
+        let slow = weighted_output_grad(&model, &ex, i, &w[i * 3..(i + 1) * 3]);
+        let norm = slow.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        let err = slow.iter().zip(&fast[i * p..(i + 1) * p]).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt();
+        assert!(err / norm < 1e-4, "example {i}: relative error {}", err / norm);
+    }
+}

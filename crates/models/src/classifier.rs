@@ -35,6 +35,15 @@ pub trait Classifier: Module {
         self.head().weight.dims()[0]
     }
 
+    /// Optional fast path for per-example gradients: for a batch `x` and per-example output
+    /// weights `w` (`[B, C]`), `Some(G)` with `G[i] = d/dtheta [ w_i . f(x_i) ]` (`[B, p]`,
+    /// parameters flattened in the module's visiting order), computed for the whole batch at
+    /// once (layer-wise outer products). `None` (the default) makes callers fall back to one
+    /// batch-1 backward pass per example, which is exact for any architecture.
+    fn per_example_grads(&self, _x: &Input, _w: &Tensor<2>) -> Option<Tensor<2>> {
+        None
+    }
+
     /// A short description of the architecture and its shape, used to refuse loading weights
     /// into a different model (e.g. `vision-cnn(1x28x28, 32-64, k5, C=2)`).
     fn architecture(&self) -> String;

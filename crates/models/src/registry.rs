@@ -135,4 +135,11 @@ impl Classifier for Model {
             Self::TextCnn(m) => m.architecture(),
         }
     }
+
+    fn per_example_grads(&self, x: &Input, w: &Tensor<2>) -> Option<Tensor<2>> {
+        match self {
+            Self::VisionCnn(m) => m.per_example_grads(x, w),
+            Self::TextCnn(m) => m.per_example_grads(x, w),
+        }
+    }
 }

@@ -134,6 +134,46 @@ impl Classifier for VisionCnn {
         &mut self.head
     }
 
+    /// Layer-wise per-example gradients. With `z1 = conv1(x)`, `h1 = pool(relu(z1))`,
+    /// `z2 = conv2(h1)`, `Phi = flatten(pool(relu(z2)))` and output gradients
+    /// `d2 = d(w.f)/dz2`, `d1 = d(w.f)/dz1` (two backward passes from leaf activations, which keep
+    /// the batch dimension separate): `dW2[i] = d2[i] U(h1[i])^T`, `db2[i] = sum_p d2[i]`,
+    /// `dW1[i] = d1[i] U(x[i])^T`, `db1[i] = sum_p d1[i]` (`U` = im2col unfold), and for the head
+    /// `dW[i] = Phi(x_i) w_i^T`, `db[i] = w_i`.
+    fn per_example_grads(&self, x: &Input, w: &Tensor<2>) -> Option<Tensor<2>> {
+        use burn::tensor::module::unfold4d;
+        use burn::tensor::ops::UnfoldOptions;
+        let Input::Images(x) = x else { return None };
+        let m = self.valid();
+        let x = x.clone().inner();
+        let w = w.clone().inner();
+        let b = x.dims()[0];
+        let (k, pad) = (self.config.kernel, self.config.kernel / 2);
+        let unfold = |t: Tensor<4>| unfold4d(t, [k, k], UnfoldOptions::new([1, 1], [pad, pad], [1, 1]));
+        let z1 = m.conv1.forward(x.clone());
+        let h1 = m.pool.forward(relu(z1.clone()));
+        let z2 = m.conv2.forward(h1.clone());
+        let feats = m.pool.forward(relu(z2.clone())).flatten::<2>(1, 3);
+
+        let z2l = z2.autodiff().require_grad();
+        let logits = m.head.forward(m.pool.forward(relu(z2l.clone())).flatten::<2>(1, 3));
+        let d2 = z2l.grad(&(logits * w.clone()).sum().backward())?;
+        let z1l = z1.autodiff().require_grad();
+        let z2b = m.conv2.forward(m.pool.forward(relu(z1l.clone())));
+        let d1 = z1l.grad(&(z2b * d2.clone()).sum().backward())?;
+
+        let [_, o1, h, wd] = d1.dims();
+        let d1 = d1.reshape([b, o1, h * wd]);
+        let gw1 = d1.clone().matmul(unfold(x).swap_dims(1, 2)).reshape([b as i64, -1]);
+        let gb1 = d1.sum_dim(2).reshape([b as i64, -1]);
+        let [_, o2, h2, w2] = d2.dims();
+        let d2 = d2.reshape([b, o2, h2 * w2]);
+        let gw2 = d2.clone().matmul(unfold(h1).swap_dims(1, 2)).reshape([b as i64, -1]);
+        let gb2 = d2.sum_dim(2).reshape([b as i64, -1]);
+        let gwh = (feats.unsqueeze_dim::<3>(2) * w.clone().unsqueeze_dim::<3>(1)).reshape([b as i64, -1]);
+        Some(Tensor::cat(vec![gw1, gb1, gw2, gb2, gwh, w], 1))
+    }
+
     fn architecture(&self) -> String {
         let c = &self.config;
         format!(
