@@ -1,6 +1,6 @@
 //! End-to-end tests of `genrep data ...` through the real binary.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn genrep() -> Command {
@@ -8,16 +8,7 @@ fn genrep() -> Command {
 }
 
 fn data_dir() -> Option<PathBuf> {
-    match std::env::var_os("GENREP_DATA") {
-        Some(p) if !p.is_empty() => {
-            let p = PathBuf::from(p);
-            Some(if p.is_relative() && !p.exists() { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p) } else { p })
-        }
-        _ => {
-            eprintln!("skipping: GENREP_DATA not set");
-            None
-        }
-    }
+    genrep::data::data_dir_from_env(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 #[test]

@@ -22,7 +22,7 @@ pub mod tokenizer;
 
 pub use error::{DataError, Result, DATA_HINT};
 pub use image_set::ImageSet;
-pub use source::{DataDir, DATA_ENV};
+pub use source::{data_dir_from_env, DataDir, DATA_ENV};
 pub use task::{build as build_task, DatasetKind, Examples, Inputs, Task, TaskOptions, TaskSpec};
 pub use text_set::TextSet;
 pub use tokenizer::WordPiece;

@@ -89,3 +89,19 @@ pub fn decode_maybe_gz(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
         Ok(raw)
     }
 }
+
+/// For tests and examples: the data directory named by `$GENREP_DATA`, a relative value taken
+/// relative to `base` when it does not exist relative to the working directory (cargo runs
+/// tests in the crate's directory). `None`, after printing a visible skip message, when unset.
+pub fn data_dir_from_env(base: &Path) -> Option<PathBuf> {
+    match std::env::var_os(DATA_ENV) {
+        Some(p) if !p.is_empty() => {
+            let p = PathBuf::from(p);
+            Some(if p.is_relative() && !p.exists() { base.join(p) } else { p })
+        }
+        _ => {
+            eprintln!("skipping: {DATA_ENV} not set (point it at the datasets folder to run this test)");
+            None
+        }
+    }
+}

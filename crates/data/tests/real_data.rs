@@ -3,18 +3,7 @@
 use genrep_data::{agnews, cifar, jigsaw, mnist, task, DataDir, Split, TaskOptions, TaskSpec};
 
 fn data_dir() -> Option<DataDir> {
-    match std::env::var_os("GENREP_DATA") {
-        Some(p) if !p.is_empty() => {
-            // A relative GENREP_DATA is taken relative to the workspace root (tests run in the crate dir).
-            let p = std::path::PathBuf::from(p);
-            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-            Some(DataDir::at(if p.is_relative() && !p.exists() { root.join(p) } else { p }))
-        }
-        _ => {
-            eprintln!("skipping: GENREP_DATA not set (point it at the datasets folder to run this test)");
-            None
-        }
-    }
+    genrep_data::data_dir_from_env(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")).map(DataDir::at)
 }
 
 #[test]

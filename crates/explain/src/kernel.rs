@@ -73,6 +73,18 @@ impl LastLayerKernel {
     }
 }
 
+impl LastLayerKernel {
+    /// Features of test example `index`, or an index error.
+    pub fn test_features(&self, index: usize) -> Result<&[f64]> {
+        let d = self.dim;
+        self.test.get(index * d..(index + 1) * d).ok_or(ExplainError::Index {
+            what: "test",
+            index,
+            len: self.test.len() / d,
+        })
+    }
+}
+
 impl Kernel for LastLayerKernel {
     fn name(&self) -> String {
         "ll".into()
@@ -88,11 +100,7 @@ impl Kernel for LastLayerKernel {
         let n = self.train.len() / d;
         let mut out = Vec::new();
         for t in tests {
-            let ft = self.test.get(t.index * d..(t.index + 1) * d).ok_or(ExplainError::Index {
-                what: "test",
-                index: t.index,
-                len: self.test.len() / d,
-            })?;
+            let ft = self.test_features(t.index)?;
             out.push(
                 (0..n)
                     .map(|i| {
@@ -425,11 +433,7 @@ impl Kernel for LastLayerInfluenceKernel {
         };
         let mut out = Vec::new();
         for t in tests {
-            let ft = self.ll.test.get(t.index * d..(t.index + 1) * d).ok_or(ExplainError::Index {
-                what: "test",
-                index: t.index,
-                len: self.ll.test.len() / d,
-            })?;
+            let ft = self.ll.test_features(t.index)?;
             let mut b = vec![0.0; p];
             for j in 0..d {
                 b[j * c + t.class] = ft[j];
