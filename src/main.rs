@@ -2,6 +2,12 @@
 
 mod cli;
 
+/// mimalloc instead of glibc malloc: burn allocates and frees large tensor buffers on every op,
+/// and glibc hands them back to the kernel each time (about 30% of a training step went to page
+/// faults; see docs/PERFORMANCE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use std::process::ExitCode;
 
