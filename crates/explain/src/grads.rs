@@ -30,11 +30,24 @@ pub fn batch_weighted_grad<M: Classifier>(
     indices: &[usize],
     weights: &[f32],
 ) -> Vec<f32> {
+    batch_grad_from_logits(model, examples, indices, |_| weights.to_vec())
+}
+
+/// Like [`batch_weighted_grad`], with the weights computed from the batch's own logits
+/// (`[batch, C]` values, held constant): one forward and one backward pass, no second forward.
+pub fn batch_grad_from_logits<M: Classifier>(
+    model: &M,
+    examples: &Examples,
+    indices: &[usize],
+    weights: impl FnOnce(&[f32]) -> Vec<f32>,
+) -> Vec<f32> {
     let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
     let x = Input::gather(examples, indices, &device.clone().inner());
     let logits = model.logits(&x);
     let c = logits.dims()[1];
-    let wt = Tensor::<2>::from_data(TensorData::new(weights.to_vec(), [indices.len(), c]), &device.inner());
+    let values = logits.to_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+    let w = weights(&values);
+    let wt = Tensor::<2>::from_data(TensorData::new(w, [indices.len(), c]), &device.inner());
     let grads = (logits * wt).sum().backward();
     flat_grads(model, &grads)
 }

@@ -3,7 +3,7 @@
 
 use crate::context::TestPoint;
 use crate::error::{ExplainError, Result};
-use crate::grads::{batch_weighted_grad, weighted_output_grad};
+use crate::grads::{batch_grad_from_logits, weighted_output_grad};
 use crate::params::{dot, flat_values, shifted};
 use crate::solve::{cholesky, cholesky_solve, conjugate_gradient, CgReport};
 use burn::prelude::*;
@@ -182,17 +182,16 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
     /// Gradient of the mean training loss over `sample` at the given model.
     fn loss_grad(model: &M, train: &Examples, sample: &[usize]) -> Vec<f32> {
         let c = model.num_classes();
-        let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
         let mut total: Vec<f32> = Vec::new();
         for chunk in sample.chunks(256) {
-            let sub = crate::context::subset(train, chunk);
-            let logits = predict_logits(model, &sub, 256, &device);
-            let w: Vec<f32> = softmax_cross_entropy(&logits, &sub.labels, c)
-                .dloss_dlogits
-                .iter()
-                .map(|g| g / sample.len() as f32)
-                .collect();
-            let g = batch_weighted_grad(model, train, chunk, &w);
+            let labels: Vec<usize> = chunk.iter().map(|&i| train.labels[i]).collect();
+            let g = batch_grad_from_logits(model, train, chunk, |logits| {
+                softmax_cross_entropy(logits, &labels, c)
+                    .dloss_dlogits
+                    .iter()
+                    .map(|g| g / sample.len() as f32)
+                    .collect()
+            });
             if total.is_empty() {
                 total = g;
             } else {
@@ -234,23 +233,25 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
         let mut out: Vec<f64> = v.iter().map(|x| damping * x).collect();
         for chunk in sample.chunks(256) {
             let sub = crate::context::subset(self.train, chunk);
-            let f0 = predict_logits(&self.model, &sub, 256, &device);
             let fp = predict_logits(&plus_m, &sub, 256, &device);
             let fm = predict_logits(&minus_m, &sub, 256, &device);
-            let mut u = vec![0.0f32; chunk.len() * c];
-            for r in 0..chunk.len() {
-                let row = &f0[r * c..(r + 1) * c];
-                let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-                let z: f64 = row.iter().map(|&x| (x as f64 - m).exp()).sum();
-                let p: Vec<f64> = row.iter().map(|&x| (x as f64 - m).exp() / z).collect();
-                let jv: Vec<f64> =
-                    (0..c).map(|k| (fp[r * c + k] as f64 - fm[r * c + k] as f64) / (2.0 * eps)).collect();
-                let pjv: f64 = p.iter().zip(&jv).map(|(a, b)| a * b).sum();
-                for k in 0..c {
-                    u[r * c + k] = (p[k] * (jv[k] - pjv) / sample.len() as f64) as f32;
+            // u_i = (diag(p_i) - p_i p_i^T) J_i v / m, from the same forward pass as the backward.
+            let g = batch_grad_from_logits(&self.model, self.train, chunk, |f0| {
+                let mut u = vec![0.0f32; chunk.len() * c];
+                for r in 0..chunk.len() {
+                    let row = &f0[r * c..(r + 1) * c];
+                    let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+                    let z: f64 = row.iter().map(|&x| (x as f64 - m).exp()).sum();
+                    let p: Vec<f64> = row.iter().map(|&x| (x as f64 - m).exp() / z).collect();
+                    let jv: Vec<f64> =
+                        (0..c).map(|k| (fp[r * c + k] as f64 - fm[r * c + k] as f64) / (2.0 * eps)).collect();
+                    let pjv: f64 = p.iter().zip(&jv).map(|(a, b)| a * b).sum();
+                    for k in 0..c {
+                        u[r * c + k] = (p[k] * (jv[k] - pjv) / sample.len() as f64) as f32;
+                    }
                 }
-            }
-            let g = batch_weighted_grad(&self.model, self.train, chunk, &u);
+                u
+            });
             out.iter_mut().zip(&g).for_each(|(o, gi)| *o += *gi as f64);
         }
         out
