@@ -8,9 +8,11 @@
 //! - [`data`]: dataset loaders, WordPiece tokenizer, task builder.
 //! - [`models`]: the `Classifier` trait, the built-in CNNs, safetensors save/load, devices.
 //! - [`explain`]: kernels, global importances and attributions (generalized representers).
+//! - [`experiments`]: deletion diagnostics (DEL, AUC-DEL) and the paper's Table 1.
 //! - [`trainer`]: the training loop, step observers, training records, checkpoints, run dirs.
 
 pub use genrep_data as data;
+pub use genrep_experiments as experiments;
 pub use genrep_explain as explain;
 pub use genrep_models as models;
 pub use genrep_trainer as trainer;

@@ -5,10 +5,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use genrep::data::DataDir;
 use genrep::models::{parse_device, ModelSpec};
-use genrep::trainer::{
-    fit, try_init_seeded, FitOptions, OptimizerConfig, RunConfig, RunDir, StepInfo, StepObserver, TrainConfig,
-    TrainingRecord,
-};
+use genrep::trainer::{train_run, OptimizerConfig, RunConfig, RunDir, StepInfo, StepObserver, TrainConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -123,7 +120,6 @@ pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         task.num_classes(),
         model_spec.num_params()
     );
-    let model = try_init_seeded(&device, train_cfg.seed, |d| model_spec.init(d))?;
     let run_cfg = RunConfig {
         task: task.spec.clone(),
         task_options,
@@ -131,24 +127,23 @@ pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         train: train_cfg.clone(),
         device: args.device.clone(),
     };
-    run.write_config(&run_cfg)?;
-
-    let mut record = TrainingRecord::new(task.train.len(), task.num_classes(), args.keep_step_log);
     let bar = ProgressBar::new(train_cfg.total_steps(task.train.len()) as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}")
             .context("progress bar template")?,
     );
     let mut progress = ProgressObserver { bar, loss: 0.0, acc: 0.0 };
-    let mut opts = FitOptions::new(device);
-    opts.checkpoint_dir = Some(run.checkpoint_dir());
-    opts.eval_every_epoch = true;
-    let outcome = fit(model, &task.train, Some(&task.test), &train_cfg, &opts, &mut [&mut record, &mut progress])?;
+    let outcome = train_run(
+        &run,
+        &run_cfg,
+        &task.train,
+        Some(&task.test),
+        &device,
+        true,
+        args.keep_step_log,
+        &mut [&mut progress],
+    )?;
     progress.bar.finish_and_clear();
-
-    run.write_record(&record)?;
-    run.write_checkpoints(&outcome.checkpoints)?;
-    run.write_metrics(&outcome.history)?;
     for m in &outcome.history {
         eprintln!(
             "epoch {}: train loss {:.4}, train acc {:.4}, test acc {}, {:.1}s",
@@ -159,7 +154,7 @@ pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
             m.seconds
         );
     }
-    let (_, train_acc) = genrep::trainer::evaluate(&outcome.model, &task.train, 256, &opts.device);
+    let (_, train_acc) = genrep::trainer::evaluate(&outcome.model, &task.train, 256, &device);
     let test_acc = outcome.history.last().and_then(|m| m.test_accuracy).unwrap_or(0.0);
     println!("final train accuracy {train_acc:.4}, test accuracy {test_acc:.4}; run written to {}", args.out.display());
     Ok(())

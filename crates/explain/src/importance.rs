@@ -56,76 +56,24 @@ pub fn surrogate_last_layer(
     }
     let targets = softmax_rows(model_logits, c);
     let obj = Objective { feats, dim, c, n, targets: &targets, lambda };
-    let mut theta = init;
-    let (mut f, mut g, _) = obj.eval(&theta);
     let gnorm = |g: &[f64]| g.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let scale = |theta: &[f64]| (2.0 * lambda * gnorm(theta)).max(1.0);
-    let (mut s_hist, mut y_hist): (Vec<Vec<f64>>, Vec<Vec<f64>>) = (Vec::new(), Vec::new());
-    let mut iterations = 0;
-    while iterations < max_iter && gnorm(&g) > tol * scale(&theta) {
-        // Two-loop recursion: d = -H_k g.
-        let mut q = g.clone();
-        let mut alphas = Vec::with_capacity(s_hist.len());
-        for (s, y) in s_hist.iter().zip(&y_hist).rev() {
-            let rho = 1.0 / dotf(y, s);
-            let a = rho * dotf(s, &q);
-            q.iter_mut().zip(y).for_each(|(qi, yi)| *qi -= a * yi);
-            alphas.push((rho, a));
-        }
-        if let (Some(s), Some(y)) = (s_hist.last(), y_hist.last()) {
-            let gamma = dotf(s, y) / dotf(y, y);
-            q.iter_mut().for_each(|v| *v *= gamma);
-        } else {
-            let g0 = gnorm(&g);
-            q.iter_mut().for_each(|v| *v /= g0.max(1e-12));
-        }
-        for ((s, y), (rho, a)) in s_hist.iter().zip(&y_hist).zip(alphas.into_iter().rev()) {
-            let b = rho * dotf(y, &q);
-            q.iter_mut().zip(s).for_each(|(qi, si)| *qi += (a - b) * si);
-        }
-        let mut d: Vec<f64> = q.iter().map(|v| -v).collect();
-        let mut slope = dotf(&g, &d);
-        if slope >= 0.0 {
-            // Not a descent direction (numerical trouble): restart from steepest descent.
-            s_hist.clear();
-            y_hist.clear();
-            d = g.iter().map(|v| -v).collect();
-            slope = dotf(&g, &d);
-        }
-        let mut step = 1.0;
-        let (new_theta, new_f, new_g) = loop {
-            let cand: Vec<f64> = theta.iter().zip(&d).map(|(t, di)| t + step * di).collect();
-            let (cf, cg, _) = obj.eval(&cand);
-            if cf <= f + 1e-4 * step * slope || step < 1e-12 {
-                break (cand, cf, cg);
-            }
-            step *= 0.5;
-        };
-        let s: Vec<f64> = new_theta.iter().zip(&theta).map(|(a, b)| a - b).collect();
-        let y: Vec<f64> = new_g.iter().zip(&g).map(|(a, b)| a - b).collect();
-        if dotf(&s, &y) > 1e-12 * dotf(&y, &y).max(1e-300) {
-            s_hist.push(s);
-            y_hist.push(y);
-            if s_hist.len() > 10 {
-                s_hist.remove(0);
-                y_hist.remove(0);
-            }
-        }
-        theta = new_theta;
-        f = new_f;
-        g = new_g;
-        iterations += 1;
-    }
+    let out = crate::solve::lbfgs(
+        init,
+        &mut |theta| {
+            let (f, g, _) = obj.eval(theta);
+            (f, g)
+        },
+        &|theta| (2.0 * lambda * gnorm(theta)).max(1.0),
+        tol,
+        max_iter,
+    );
+    let (theta, iterations) = (out.x, out.iterations);
     let (_, g, dz) = obj.eval(&theta);
     let alpha: Vec<f64> = dz.iter().map(|d| -d / (2.0 * lambda * n as f64)).collect();
     let z = obj.logits(&theta);
     let resid: f64 = z.iter().zip(model_logits).map(|(a, b)| (a - *b as f64).abs()).sum::<f64>() / (n * c) as f64;
     let report = SurrogateReport { iterations, grad_norm: gnorm(&g), fit_residual: resid };
     Ok((alpha, theta, report))
-}
-
-fn dotf(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn softmax_rows(logits: &[f32], c: usize) -> Vec<f64> {
@@ -164,19 +112,7 @@ impl Objective<'_> {
         use rayon::prelude::*;
         let (d, c, n) = (self.dim, self.c, self.n);
         let z = self.logits(theta);
-        let mut loss = 0.0;
-        let mut dz = vec![0.0; n * c];
-        for i in 0..n {
-            let row = &z[i * c..(i + 1) * c];
-            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let s: f64 = row.iter().map(|v| (v - m).exp()).sum();
-            let lse = m + s.ln();
-            for k in 0..c {
-                let t = self.targets[i * c + k];
-                loss -= t * (row[k] - lse);
-                dz[i * c + k] = (row[k] - lse).exp() - t;
-            }
-        }
+        let (loss, dz) = crate::solve::soft_cross_entropy(&z, self.targets, c);
         // grad = Phi^T dz / n + 2 lambda Theta, accumulated per thread over row blocks.
         let block = 512;
         let mut grad = (0..n.div_ceil(block))
@@ -209,4 +145,85 @@ impl Objective<'_> {
         }
         (loss / n as f64 + self.lambda * reg, grad, dz)
     }
+}
+
+/// Surrogate derivative with the NTK-final kernel (Eqn 4-6 with `Phi(x) = df(x)/dtheta`).
+///
+/// Fits the kernel machine `f_K(x) = <w, df(x)/dtheta>` (one output per class, `w` in
+/// parameter space, i.e. `f_K = sum_i alpha_i K(x_i, .)` in the RKHS of the NTK) to the model's
+/// own outputs by minimising
+/// `F(w) = (1/n) sum_i CE(J_i w, softmax(f(x_i))) + lambda |w|^2`
+/// with L-BFGS from `w = 0`. At a stationary point `w = sum_i J_i^T alpha_i` with
+/// `alpha_i = -(1/(2 lambda n)) dCE_i/dz_i` (the representer theorem), which is returned.
+///
+/// Each evaluation costs two forward passes and one backward pass over the training set:
+/// `J_i w` by a central difference of the outputs, `(f(theta + eps w) - f(theta - eps w)) / 2 eps`
+/// with `eps = cbrt(eps_f32) (1 + |theta|) / |w|` (the optimal central-difference step in f32; burn has no forward-mode autodiff; exact for a model
+/// linear in its parameters), and `sum_i J_i^T dz_i` by one backward pass of `sum_i dz_i . f(x_i)`
+/// per batch. The parameter vector is streamed, never an `n x p` matrix. The report's
+/// `fit_residual` is the mean `|J_i w - f(x_i)|` over training logits.
+#[allow(clippy::too_many_arguments)]
+pub fn surrogate_ntk<M: genrep_models::Classifier>(
+    model: &M,
+    train: &genrep_data::Examples,
+    model_logits: &[f32],
+    lambda: f64,
+    tol: f64,
+    max_iter: usize,
+    batch_size: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Vec<f64>, SurrogateReport)> {
+    use crate::params::{flat_values, shifted};
+    if lambda.is_nan() || lambda <= 0.0 {
+        return Err(ExplainError::Numeric("surrogate derivative needs lambda > 0".into()));
+    }
+    let c = model.num_classes();
+    let n = train.len();
+    if n == 0 || model_logits.len() != n * c {
+        return Err(ExplainError::Numeric(format!(
+            "surrogate fit: {} logits for {n} examples x {c} classes",
+            model_logits.len()
+        )));
+    }
+    let targets = softmax_rows(model_logits, c);
+    let theta_norm = flat_values(model).iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+    let p = flat_values(model).len();
+    let device = model.devices().first().cloned().unwrap_or_else(burn::prelude::Device::flex);
+    let batch = batch_size.max(1);
+    let jvp = |w: &[f64]| -> Vec<f64> {
+        let wn = w.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if wn == 0.0 {
+            return vec![0.0; n * c];
+        }
+        // The textbook step of a central difference in f32: cbrt(machine epsilon) ~ 4.9e-3, relative.
+        let eps = (f32::EPSILON as f64).cbrt() * (1.0 + theta_norm) / wn;
+        let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+        let plus = genrep_trainer::predict_logits(&shifted(model, &wf, eps as f32), train, batch, &device);
+        let minus = genrep_trainer::predict_logits(&shifted(model, &wf, -eps as f32), train, batch, &device);
+        plus.iter().zip(&minus).map(|(a, b)| (*a as f64 - *b as f64) / (2.0 * eps)).collect()
+    };
+    let mut evals = 0;
+    let mut eval = |w: &[f64]| -> (f64, Vec<f64>) {
+        let z = jvp(w);
+        let (loss, dz) = crate::solve::soft_cross_entropy(&z, &targets, c);
+        let mut grad: Vec<f64> = w.iter().map(|v| 2.0 * lambda * v).collect();
+        let indices: Vec<usize> = (0..n).collect();
+        for chunk in indices.chunks(batch) {
+            let wts: Vec<f32> =
+                chunk.iter().flat_map(|&i| (0..c).map(move |k| i * c + k)).map(|j| dz[j] as f32).collect();
+            let g = crate::grads::batch_weighted_grad(model, train, chunk, &wts);
+            grad.iter_mut().zip(&g).for_each(|(a, b)| *a += *b as f64 / n as f64);
+        }
+        evals += 1;
+        progress(evals.min(max_iter), max_iter);
+        let reg: f64 = w.iter().map(|v| v * v).sum();
+        (loss / n as f64 + lambda * reg, grad)
+    };
+    let gnorm = |g: &[f64]| g.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let out = crate::solve::lbfgs(vec![0.0; p], &mut eval, &|w| (2.0 * lambda * gnorm(w)).max(1e-3), tol, max_iter);
+    let z = jvp(&out.x);
+    let (_, dz) = crate::solve::soft_cross_entropy(&z, &targets, c);
+    let alpha: Vec<f64> = dz.iter().map(|d| -d / (2.0 * lambda * n as f64)).collect();
+    let resid = z.iter().zip(model_logits).map(|(a, b)| (a - *b as f64).abs()).sum::<f64>() / (n * c) as f64;
+    Ok((alpha, SurrogateReport { iterations: out.iterations, grad_norm: gnorm(&out.grad), fit_residual: resid }))
 }

@@ -4,7 +4,7 @@
 //!
 //! | name | importance | kernel |
 //! |---|---|---|
-//! | `tracking:ntk-final` (any `imp:kernel`) | surrogate / target / tracking | ll, ntk-init, ntk-middle, ntk-final, inf-final, inf-ll |
+//! | `tracking:ntk-final` (any `imp:kernel`) | surrogate (ll and ntk-final only) / target / tracking | ll, ntk-init, ntk-middle, ntk-final, inf-final, inf-ll |
 //! | `representer` | surrogate (last layer refit with L2, Yeh et al. 2018) | ll |
 //! | `influence` | target | inf-final (all parameters; text models: inf-ll) |
 //! | `tracincp` | `-eta_t dL_i/df` at each epoch checkpoint | ntk at that checkpoint, summed |
@@ -13,7 +13,7 @@
 use crate::attribution::Attribution;
 use crate::context::{Context, TestPoint};
 use crate::error::{ExplainError, Result};
-use crate::importance::{surrogate_last_layer, target_derivative, tracking, SurrogateReport};
+use crate::importance::{surrogate_last_layer, surrogate_ntk, target_derivative, tracking, SurrogateReport};
 use crate::kernel::{GradientKernel, HessianKind, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
 use genrep_models::Classifier;
 use genrep_trainer::{Checkpoint, CheckpointKind};
@@ -101,8 +101,12 @@ impl std::str::FromStr for Method {
                 )))
             }
         };
-        if importance == Importance::Surrogate && kernel != KernelChoice::LastLayer {
-            return Err(err("the surrogate derivative is implemented for the last-layer kernel only (surrogate:ll)"));
+        if importance == Importance::Surrogate
+            && kernel != KernelChoice::LastLayer
+            && kernel != KernelChoice::Ntk("final".into())
+        {
+            return Err(err("the surrogate derivative is implemented for the last-layer and NTK-final kernels only \
+                 (surrogate:ll, surrogate:ntk-final)"));
         }
         Ok(Self::Representer { importance, kernel })
     }
@@ -123,6 +127,13 @@ pub struct ExplainOptions {
     pub cg_tol: f64,
     /// CG iteration cap.
     pub cg_max_iter: usize,
+    /// Relative gradient tolerance of the NTK surrogate fit (`surrogate:ntk-final`).
+    #[serde(default = "default_surrogate_tol")]
+    pub surrogate_tol: f64,
+    /// L-BFGS iteration cap of the NTK surrogate fit (each iteration is about one pass of
+    /// forward and backward over the training set).
+    #[serde(default = "default_surrogate_max_iter")]
+    pub surrogate_max_iter: usize,
     /// Seed of the random baseline and the Hessian subsample.
     pub seed: u64,
     /// Inference batch size.
@@ -138,10 +149,20 @@ impl Default for ExplainOptions {
             hessian_sample: 1000,
             cg_tol: 1e-3,
             cg_max_iter: 50,
+            surrogate_tol: default_surrogate_tol(),
+            surrogate_max_iter: default_surrogate_max_iter(),
             seed: 0,
             batch_size: 256,
         }
     }
+}
+
+fn default_surrogate_tol() -> f64 {
+    1e-3
+}
+
+fn default_surrogate_max_iter() -> usize {
+    100
 }
 
 /// Loads checkpoints of the run being explained.
@@ -226,8 +247,12 @@ pub fn explain<M: Classifier>(
                 kernel = KernelChoice::InfluenceLastLayer;
             }
             let mut ll_cache: Option<LastLayerKernel> = None;
-            let alpha = match compute_alpha(ctx, *importance, opts, name)? {
+            let alpha = match compute_alpha(ctx, *importance, &kernel, opts, name, progress)? {
                 Alpha::Plain(a) => a,
+                Alpha::Fit { alpha, report } => {
+                    diag.surrogate = Some(report);
+                    alpha
+                }
                 Alpha::Refit { alpha, theta, report, ll } => {
                     // The refit head's logit is the explained score: sum_i phi_i = Theta^T phi_t exactly.
                     for (s, t) in explained_scores.iter_mut().zip(&tests) {
@@ -295,14 +320,17 @@ pub fn explain<M: Classifier>(
 /// Global importances, and for the surrogate the refit head and features it used.
 enum Alpha {
     Plain(Vec<f64>),
+    Fit { alpha: Vec<f64>, report: SurrogateReport },
     Refit { alpha: Vec<f64>, theta: Vec<f64>, report: SurrogateReport, ll: LastLayerKernel },
 }
 
 fn compute_alpha<M: Classifier>(
     ctx: &Context<'_, M>,
     importance: Importance,
+    kernel: &KernelChoice,
     opts: &ExplainOptions,
     name: &str,
+    progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Alpha> {
     let c = ctx.model.num_classes();
     Ok(match importance {
@@ -311,6 +339,19 @@ fn compute_alpha<M: Classifier>(
             method: name.into(),
             what: "the run's training record (record.json)".into(),
         })?)),
+        Importance::Surrogate if matches!(kernel, KernelChoice::Ntk(_)) => {
+            let (alpha, report) = surrogate_ntk(
+                &ctx.model,
+                ctx.train,
+                &ctx.train_logits(),
+                opts.lambda,
+                opts.surrogate_tol,
+                opts.surrogate_max_iter,
+                opts.batch_size,
+                progress,
+            )?;
+            Alpha::Fit { alpha, report }
+        }
         Importance::Surrogate => {
             let ll = LastLayerKernel::new(&ctx.model, ctx.train, ctx.test, opts.batch_size);
             let head = head_matrix(&ctx.model);
@@ -336,8 +377,8 @@ pub fn self_influence<M: Classifier>(
     };
     let Method::Representer { importance, kernel } = method else { return Err(unsupported()) };
     let c = ctx.model.num_classes();
-    let alpha = match compute_alpha(ctx, *importance, opts, name)? {
-        Alpha::Plain(a) => a,
+    let alpha = match compute_alpha(ctx, *importance, kernel, opts, name, &mut |_, _| {})? {
+        Alpha::Plain(a) | Alpha::Fit { alpha: a, .. } => a,
         Alpha::Refit { alpha, .. } => alpha,
     };
     let n = ctx.train.len();

@@ -105,3 +105,111 @@ pub fn cholesky_solve(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
     }
     y
 }
+
+/// How an [`lbfgs`] minimisation ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LbfgsOutcome {
+    /// The minimiser found.
+    pub x: Vec<f64>,
+    /// Objective value there.
+    pub value: f64,
+    /// Gradient there.
+    pub grad: Vec<f64>,
+    /// Iterations taken.
+    pub iterations: usize,
+}
+
+/// Minimises a smooth function by L-BFGS (memory 10, two-loop recursion, Armijo backtracking),
+/// from `init`, until `|grad| <= tol * scale(x)` or `max_iter` iterations. `eval(x)` returns
+/// `(f(x), grad f(x))`. Falls back to steepest descent when the quasi-Newton direction is not
+/// a descent direction (e.g. from an inexact gradient).
+pub fn lbfgs(
+    init: Vec<f64>,
+    eval: &mut dyn FnMut(&[f64]) -> (f64, Vec<f64>),
+    scale: &dyn Fn(&[f64]) -> f64,
+    tol: f64,
+    max_iter: usize,
+) -> LbfgsOutcome {
+    let dotf = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let gnorm = |g: &[f64]| g.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let mut x = init;
+    let (mut f, mut g) = eval(&x);
+    let (mut s_hist, mut y_hist): (Vec<Vec<f64>>, Vec<Vec<f64>>) = (Vec::new(), Vec::new());
+    let mut iterations = 0;
+    while iterations < max_iter && gnorm(&g) > tol * scale(&x) {
+        // Two-loop recursion: d = -H_k g.
+        let mut q = g.clone();
+        let mut alphas = Vec::with_capacity(s_hist.len());
+        for (s, y) in s_hist.iter().zip(&y_hist).rev() {
+            let rho = 1.0 / dotf(y, s);
+            let a = rho * dotf(s, &q);
+            q.iter_mut().zip(y).for_each(|(qi, yi)| *qi -= a * yi);
+            alphas.push((rho, a));
+        }
+        if let (Some(s), Some(y)) = (s_hist.last(), y_hist.last()) {
+            let gamma = dotf(s, y) / dotf(y, y);
+            q.iter_mut().for_each(|v| *v *= gamma);
+        } else {
+            let g0 = gnorm(&g);
+            q.iter_mut().for_each(|v| *v /= g0.max(1e-12));
+        }
+        for ((s, y), (rho, a)) in s_hist.iter().zip(&y_hist).zip(alphas.into_iter().rev()) {
+            let b = rho * dotf(y, &q);
+            q.iter_mut().zip(s).for_each(|(qi, si)| *qi += (a - b) * si);
+        }
+        let mut d: Vec<f64> = q.iter().map(|v| -v).collect();
+        let mut slope = dotf(&g, &d);
+        if slope >= 0.0 {
+            s_hist.clear();
+            y_hist.clear();
+            d = g.iter().map(|v| -v).collect();
+            slope = dotf(&g, &d);
+        }
+        let mut step = 1.0;
+        let (new_x, new_f, new_g) = loop {
+            let cand: Vec<f64> = x.iter().zip(&d).map(|(t, di)| t + step * di).collect();
+            let (cf, cg) = eval(&cand);
+            if cf <= f + 1e-4 * step * slope || step < 1e-12 {
+                break (cand, cf, cg);
+            }
+            step *= 0.5;
+        };
+        let s: Vec<f64> = new_x.iter().zip(&x).map(|(a, b)| a - b).collect();
+        let y: Vec<f64> = new_g.iter().zip(&g).map(|(a, b)| a - b).collect();
+        if dotf(&s, &y) > 1e-12 * dotf(&y, &y).max(1e-300) {
+            s_hist.push(s);
+            y_hist.push(y);
+            if s_hist.len() > 10 {
+                s_hist.remove(0);
+                y_hist.remove(0);
+            }
+        }
+        let stalled = new_f >= f && step < 1e-12;
+        x = new_x;
+        f = new_f;
+        g = new_g;
+        iterations += 1;
+        if stalled {
+            break;
+        }
+    }
+    LbfgsOutcome { x, value: f, grad: g, iterations }
+}
+
+/// Soft-target cross-entropy of logit rows `z` (`[n, C]`) against probability rows `targets`:
+/// returns `(sum_i CE(z_i, p_i), dCE_i/dz_i = softmax(z_i) - p_i)`.
+pub fn soft_cross_entropy(z: &[f64], targets: &[f64], c: usize) -> (f64, Vec<f64>) {
+    let mut loss = 0.0;
+    let mut dz = vec![0.0; z.len()];
+    for (i, row) in z.chunks(c).enumerate() {
+        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let s: f64 = row.iter().map(|v| (v - m).exp()).sum();
+        let lse = m + s.ln();
+        for k in 0..c {
+            let t = targets[i * c + k];
+            loss -= t * (row[k] - lse);
+            dz[i * c + k] = (row[k] - lse).exp() - t;
+        }
+    }
+    (loss, dz)
+}

@@ -429,3 +429,26 @@ fn batched_per_example_gradients_match_the_batch_one_path() {
         assert!(err / norm < 1e-4, "example {i}: relative error {}", err / norm);
     }
 }
+
+#[test]
+fn ntk_surrogate_equals_the_last_layer_surrogate_for_logistic_regression() {
+    // For a model linear in its parameters the NTK feature map is the last-layer feature map
+    // (bias included), so fitting the kernel machine in parameter space (finite-difference JVPs,
+    // backward-pass VJPs) must give the global importances of the closed last-layer problem.
+    let train = images(40, 4, 3, 21);
+    let model = logreg(16, 3, 22);
+    let logits = genrep_trainer::predict_logits(&model, &train, 16, &Device::flex());
+    let ll = LastLayerKernel::new(&model, &train, &train, 16);
+    let lambda = 1e-2;
+    let (a_ll, _, rep_ll) =
+        surrogate_last_layer(&ll.train, ll.dim, &logits, 3, lambda, vec![0.0; ll.dim * 3], 1e-10, 5000).unwrap();
+    let (a_ntk, rep) =
+        genrep_explain::importance::surrogate_ntk(&model, &train, &logits, lambda, 1e-7, 500, 16, &mut |_, _| {})
+            .unwrap();
+    eprintln!("last-layer fit {rep_ll:?}; NTK fit {rep:?}");
+    let scale = a_ll.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(scale > 1e-4, "degenerate problem");
+    for (a, b) in a_ll.iter().zip(&a_ntk) {
+        assert!((a - b).abs() <= 1e-3 * scale, "last-layer alpha {a} vs NTK alpha {b} (scale {scale})");
+    }
+}

@@ -19,7 +19,7 @@ pub use checkpoint::{Checkpoint, CheckpointKind};
 pub use config::{OptimizerConfig, TrainConfig};
 pub use error::{Result, TrainError};
 pub use observer::{StepInfo, StepObserver, TrainingRecord};
-pub use run::{RunConfig, RunDir};
+pub use run::{train_run, RunConfig, RunDir};
 pub use trainer::{
     evaluate, fit, init_seeded, predict_logits, try_init_seeded, EpochMetrics, FitOptions, TrainOutcome,
 };

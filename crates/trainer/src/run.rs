@@ -12,10 +12,11 @@
 use crate::checkpoint::{read_json, write_json, Checkpoint};
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
+use crate::observer::StepObserver;
 use crate::observer::TrainingRecord;
-use crate::trainer::EpochMetrics;
+use crate::trainer::{fit, try_init_seeded, EpochMetrics, FitOptions, TrainOutcome};
 use burn::prelude::Device;
-use genrep_data::{TaskOptions, TaskSpec};
+use genrep_data::{Examples, TaskOptions, TaskSpec};
 use genrep_models::{load_weights, write_atomic, Model, ModelSpec};
 use std::path::{Path, PathBuf};
 
@@ -143,6 +144,66 @@ impl RunDir {
     pub fn root(&self) -> &Path {
         &self.path
     }
+
+    /// True when training finished and every file was written (`metrics.json` is written last
+    /// by [`train_run`]); a run killed half-way is not complete.
+    pub fn is_complete(&self) -> bool {
+        self.config_path().is_file()
+            && self.file("checkpoints.json").is_file()
+            && self.file("record.json").is_file()
+            && self.file("metrics.json").is_file()
+    }
+}
+
+/// The training record, then the caller's observers.
+struct RecordAnd<'a, 'b> {
+    record: &'a mut TrainingRecord,
+    rest: &'a mut [&'b mut dyn StepObserver],
+}
+
+impl StepObserver for RecordAnd<'_, '_> {
+    fn on_step(&mut self, info: &crate::observer::StepInfo<'_>) {
+        self.record.on_step(info);
+        self.rest.iter_mut().for_each(|o| o.on_step(info));
+    }
+
+    fn on_epoch_end(&mut self, epoch: usize, mean_loss: f64, accuracy: f64) {
+        self.record.on_epoch_end(epoch, mean_loss, accuracy);
+        self.rest.iter_mut().for_each(|o| o.on_epoch_end(epoch, mean_loss, accuracy));
+    }
+}
+
+/// Trains a run from scratch and writes its directory: initialises `cfg.model` with seed
+/// `cfg.train.seed` (see [`try_init_seeded`]), trains on `train` recording the tracking sums and
+/// writing init / middle / final (and per-epoch) checkpoints, then writes `record.json`,
+/// `checkpoints.json` and `metrics.json` (last, so [`RunDir::is_complete`] means finished).
+/// `observers` see every step besides the training record.
+pub fn train_run(
+    run: &RunDir,
+    cfg: &RunConfig,
+    train: &Examples,
+    test: Option<&Examples>,
+    device: &Device,
+    eval_every_epoch: bool,
+    keep_step_log: bool,
+    observers: &mut [&mut dyn StepObserver],
+) -> Result<TrainOutcome<Model>> {
+    cfg.train.validate()?;
+    let model = try_init_seeded(device, cfg.train.seed, |d| cfg.model.init(d))?;
+    run.write_config(cfg)?;
+    let num_classes = cfg.task.class_names().len();
+    let mut record = TrainingRecord::new(train.len(), num_classes, keep_step_log);
+    let mut opts = FitOptions::new(device.clone());
+    opts.checkpoint_dir = Some(run.checkpoint_dir());
+    opts.eval_every_epoch = eval_every_epoch;
+    let outcome = {
+        let mut both = RecordAnd { record: &mut record, rest: observers };
+        fit(model, train, test, &cfg.train, &opts, &mut [&mut both])?
+    };
+    run.write_record(&record)?;
+    run.write_checkpoints(&outcome.checkpoints)?;
+    run.write_metrics(&outcome.history)?;
+    Ok(outcome)
 }
 
 /// The exact parameter count of a model spec (re-exported for reports).

@@ -1,0 +1,272 @@
+//! What an experiment runs: the dataset's binary task, the grid (nets x test points x
+//! methods x deletion sizes), the training recipe and the explanation settings, plus the
+//! three presets `smoke`, `quick` and `paper`.
+
+use crate::error::{ExperimentError, Result};
+use genrep_data::{TaskOptions, TaskSpec};
+use genrep_explain::ExplainOptions;
+use genrep_trainer::{OptimizerConfig, TrainConfig};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// The four datasets of Table 1 and the binary task each is turned into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dataset {
+    /// MNIST, digits 3 vs 8 (a hard pair: ~6,000 training images per class).
+    Mnist,
+    /// CIFAR-10, cat vs dog (the hardest pair; 5,000 training images per class exist).
+    Cifar10,
+    /// Jigsaw toxicity, toxic vs non-toxic (our file is partial: 2,266 comments, 195 toxic).
+    Toxicity,
+    /// AG News, World vs Sports (our training file is a 10,429-row subset: 2,630 / 2,452).
+    Agnews,
+}
+
+/// Every dataset, in Table 1's row order.
+pub const DATASETS: [Dataset; 4] = [Dataset::Mnist, Dataset::Cifar10, Dataset::Toxicity, Dataset::Agnews];
+
+impl Dataset {
+    /// The name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mnist => "mnist",
+            Self::Cifar10 => "cifar10",
+            Self::Toxicity => "toxicity",
+            Self::Agnews => "agnews",
+        }
+    }
+
+    /// Table 1's row label.
+    pub fn paper_name(self) -> &'static str {
+        match self {
+            Self::Mnist => "MNIST",
+            Self::Cifar10 => "CIFAR-10",
+            Self::Toxicity => "Toxicity",
+            Self::Agnews => "AGnews",
+        }
+    }
+
+    /// The binary task spec.
+    pub fn task(self) -> &'static str {
+        match self {
+            Self::Mnist => "mnist:3-vs-8",
+            Self::Cifar10 => "cifar10:cat-vs-dog",
+            Self::Toxicity => "toxicity",
+            Self::Agnews => "agnews:world-vs-sports",
+        }
+    }
+
+    /// True for the text datasets.
+    pub fn is_text(self) -> bool {
+        matches!(self, Self::Toxicity | Self::Agnews)
+    }
+}
+
+impl std::str::FromStr for Dataset {
+    type Err = ExperimentError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        DATASETS.into_iter().find(|d| d.name() == s || (s == "cifar" && *d == Self::Cifar10)).ok_or_else(|| {
+            ExperimentError::config(
+                "dataset",
+                format!("unknown dataset `{s}`; expected mnist, cifar10, toxicity or agnews"),
+            )
+        })
+    }
+}
+
+/// Every method of Table 1 (Experiments I-III), by its `genrep explain` name.
+pub const TABLE1_METHODS: [&str; 11] = [
+    "surrogate:ntk-final",
+    "target:ntk-final",
+    "tracking:ntk-final",
+    "random",
+    "tracking:ll",
+    "tracking:ntk-init",
+    "tracking:ntk-middle",
+    "tracking:inf-final",
+    "tracincp",
+    "influence",
+    "representer",
+];
+
+/// A full experiment description. It is written to `experiment.json` in the output directory,
+/// and a rerun into the same directory must describe the same experiment (so resumed rows
+/// are comparable).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExperimentConfig {
+    /// Dataset (and so the binary task).
+    pub dataset: Dataset,
+    /// Preset name this config came from (informational).
+    pub preset: String,
+    /// Task spec, e.g. `mnist:3-vs-8`.
+    pub task: TaskSpec,
+    /// How the task is built (per-class caps, data seed).
+    pub task_options: TaskOptions,
+    /// Number of independently initialised networks.
+    pub nets: usize,
+    /// Seed of the first network (init and minibatch order); network `j` uses `first_net_seed + j`.
+    pub first_net_seed: u64,
+    /// Test points explained per network (drawn at random, seeded by `test_seed` and the net).
+    pub tests_per_net: usize,
+    /// Seed of the test-point draw.
+    pub test_seed: u64,
+    /// Deletion sizes as fractions of n: k_i = round(f_i n). The paper: 0.02 i, i = 1..5
+    /// (k_0 = 0 gives DEL = 0 by determinism and is not retrained).
+    pub deletion_fractions: Vec<f64>,
+    /// Training recipe of every network and every retraining (the seed is replaced by the net's).
+    pub train: TrainConfig,
+    /// Methods compared (names as in `genrep explain --method`).
+    pub methods: Vec<String>,
+    /// Explanation settings.
+    pub explain: ExplainOptions,
+}
+
+impl ExperimentConfig {
+    /// The preset `name` (`smoke`, `quick`, `paper`) for `dataset`.
+    ///
+    /// - `smoke`: seconds to minutes on 2 cores, for CI: 100 training points per class,
+    ///   4 epochs, 3 nets x 4 test points, tracking NTK-final and random only.
+    /// - `quick`: about an hour per dataset on a 2-core CPU: 1,000 training points per class
+    ///   (toxicity: all 1,813 training comments), 3 nets x 5 test points, all methods.
+    /// - `paper`: the paper's protocol: ~6,000 per class where the data has it, 50 nets
+    ///   (text: 200) x 10 test points, all methods. For machines with many cores or a GPU.
+    pub fn preset(name: &str, dataset: Dataset) -> Result<Self> {
+        let text = dataset.is_text();
+        let (per_class, nets, tests, epochs, methods): (Option<usize>, usize, usize, usize, Vec<String>) = match name {
+            "smoke" => (Some(100), 3, 4, 4, vec!["tracking:ntk-final".into(), "random".into()]),
+            "quick" => (
+                if dataset == Dataset::Toxicity { None } else { Some(1000) },
+                3,
+                5,
+                if text { 3 } else { 2 },
+                table1_methods(),
+            ),
+            "paper" => (Some(6000), if text { 200 } else { 50 }, 10, if text { 5 } else { 3 }, table1_methods()),
+            other => {
+                return Err(ExperimentError::config(
+                    "preset",
+                    format!("unknown preset `{other}`; expected smoke, quick or paper"),
+                ))
+            }
+        };
+        let lr = if text { 0.1 } else { 0.05 };
+        let batch_size = if name == "smoke" { 32 } else { 64 };
+        Ok(Self {
+            dataset,
+            preset: name.into(),
+            task: dataset.task().parse()?,
+            task_options: TaskOptions { train_per_class: per_class, ..TaskOptions::default() },
+            nets,
+            first_net_seed: 1,
+            tests_per_net: tests,
+            test_seed: 2023,
+            deletion_fractions: vec![0.02, 0.04, 0.06, 0.08, 0.10],
+            train: TrainConfig {
+                epochs,
+                batch_size,
+                lr,
+                // Plain SGD: the tracking representer (Eqn 10) is exact for it.
+                optimizer: OptimizerConfig::Sgd { momentum: 0.0 },
+                weight_decay: 0.0,
+                seed: 0,
+                checkpoint_every_epoch: true,
+            },
+            methods,
+            explain: ExplainOptions { hessian_sample: 500, ..ExplainOptions::default() },
+        })
+    }
+
+    /// Checks the grid before any work, naming the bad field.
+    pub fn validate(&self) -> Result<()> {
+        if self.nets == 0 {
+            return Err(ExperimentError::config("nets", "must be at least 1"));
+        }
+        if self.tests_per_net == 0 {
+            return Err(ExperimentError::config("tests_per_net", "must be at least 1"));
+        }
+        if self.methods.is_empty() {
+            return Err(ExperimentError::config("methods", "name at least one method"));
+        }
+        if let Some(f) = self.deletion_fractions.iter().find(|f| !(f.is_finite() && **f > 0.0 && **f < 1.0)) {
+            return Err(ExperimentError::config("deletion_fractions", format!("{f} is not in (0, 1)")));
+        }
+        if self.deletion_fractions.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(ExperimentError::config("deletion_fractions", "must be strictly increasing"));
+        }
+        self.task_options.validate()?;
+        self.train.validate()?;
+        Ok(())
+    }
+
+    /// The deletion sizes k_i = round(f_i n) for a training set of n points (at least 1 each).
+    pub fn deletion_sizes(&self, n: usize) -> Vec<usize> {
+        self.deletion_fractions.iter().map(|f| ((f * n as f64).round() as usize).clamp(1, n)).collect()
+    }
+
+    /// Seed of network `j`.
+    pub fn net_seed(&self, j: usize) -> u64 {
+        self.first_net_seed + j as u64
+    }
+
+    /// The training recipe of the network with seed `seed`.
+    pub fn train_for(&self, seed: u64) -> TrainConfig {
+        TrainConfig { seed, ..self.train.clone() }
+    }
+
+    /// The test points explained for the network with seed `net_seed`: `tests_per_net` distinct
+    /// indices drawn uniformly from `0..n_test` (seeded by `test_seed` and the net), sorted.
+    pub fn test_points(&self, net_seed: u64, n_test: usize) -> Vec<usize> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.test_seed ^ net_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let k = self.tests_per_net.min(n_test);
+        let mut v = rand::seq::index::sample(&mut rng, n_test, k).into_vec();
+        v.sort_unstable();
+        v
+    }
+}
+
+fn table1_methods() -> Vec<String> {
+    TABLE1_METHODS.iter().map(|s| s.to_string()).collect()
+}
+
+/// One part of a grid split over machines: `--shard i/N` runs the (net, test point) pairs whose
+/// index in the net-major enumeration is `i` modulo `N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, 0-based.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole grid.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// True if pair number `pair` belongs to this shard.
+    pub fn owns(self, pair: usize) -> bool {
+        pair % self.count == self.index
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = ExperimentError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || ExperimentError::config("shard", format!("`{s}` is not i/N with 0 <= i < N (e.g. 0/4)"));
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (usize, usize) =
+            (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}

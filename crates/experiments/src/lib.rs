@@ -1,0 +1,26 @@
+//! # genrep-experiments
+//!
+//! Case-deletion diagnostics and the Table 1 experiments of *Sample based Explanations via
+//! Generalized Representers* (Tsai, Yeh & Ravikumar, NeurIPS 2023, Section 6):
+//!
+//! - DEL(x, k, phi) = s_new(x) - s_old(x): retrain without the k training points with the most
+//!   negative phi(x_i -> x), same initialisation and minibatch order ([`runner`]);
+//! - AUC-DEL = mean over k_i = 0.02 i n, i = 0..5, with 95% intervals over networks x test
+//!   points ([`report`]);
+//! - presets `smoke`, `quick`, `paper` for MNIST, CIFAR-10, Toxicity and AG News ([`config`]);
+//! - a resumable, shardable runner whose results are append-only JSONL rows ([`rows`]);
+//! - the paper's numbers next to ours ([`paper`]).
+
+pub mod config;
+pub mod error;
+pub mod paper;
+pub mod report;
+pub mod rows;
+pub mod runner;
+pub mod stats;
+
+pub use config::{Dataset, ExperimentConfig, Shard, DATASETS, TABLE1_METHODS};
+pub use error::{ExperimentError, Result};
+pub use report::{markdown, summarize, write_report, MethodSummary, Report};
+pub use rows::{dedup, read_dir_rows, Row, RowStore};
+pub use runner::{run, Monitor, Quiet, RunOptions, RunSummary};

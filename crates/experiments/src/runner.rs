@@ -1,0 +1,415 @@
+//! The deletion-diagnostic runner (Section 6.1 of Tsai et al. 2023).
+//!
+//! For every network (seed s) and each of its test points x:
+//! 1. train the network once (`nets/net-s/`, a normal run directory with checkpoints and the
+//!    training record), and take s_old(x) = f_c(x), the logit of the predicted class c;
+//! 2. for every method, explain x and keep the training points in order of increasing
+//!    phi(x_i -> x) (most negative first);
+//! 3. for every k in the deletion sizes, retrain from the same initialisation with the same
+//!    minibatch order but without the first k points of that order, and record
+//!    DEL(x, k) = s_new(x) - s_old(x).
+//!
+//! Every finished step is a row in `rows.jsonl` (see [`crate::rows`]); a rerun skips finished
+//! rows, and `--shard i/N` runs only the (net, test point) pairs it owns.
+
+use crate::config::{ExperimentConfig, Shard};
+use crate::error::{ExperimentError, Result};
+use crate::rows::{read_rows, Key, Row, RowStore};
+use burn::prelude::Device;
+use genrep_data::{DataDir, Task};
+use genrep_explain::{explain, subset, Checkpoints, Context, Method};
+use genrep_models::{write_atomic, Model, ModelSpec};
+use genrep_trainer::{evaluate, fit, predict_logits, train_run, try_init_seeded, FitOptions, RunConfig, RunDir};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Receives progress from a run (implemented with progress bars by the CLI). Called from
+/// worker threads, hence `Sync`.
+pub trait Monitor: Sync {
+    /// A one-line remark.
+    fn note(&self, message: &str);
+    /// A stage of `total` units begins.
+    fn stage(&self, what: &str, total: usize);
+    /// One unit of the current stage is done.
+    fn tick(&self);
+    /// `done` of `total` units of the current stage are done (long single steps report this way).
+    fn position(&self, _done: usize, _total: usize) {}
+}
+
+/// A monitor that prints notes to stderr and nothing else.
+pub struct Quiet;
+
+impl Monitor for Quiet {
+    fn note(&self, message: &str) {
+        eprintln!("{message}");
+    }
+    fn stage(&self, _: &str, _: usize) {}
+    fn tick(&self) {}
+}
+
+/// Where and how to run an experiment.
+pub struct RunOptions {
+    /// Output directory (experiment.json, rows*.jsonl, nets/, the report).
+    pub out: PathBuf,
+    /// The part of the grid to run.
+    pub shard: Shard,
+    /// Retrainings run at once (threads).
+    pub jobs: usize,
+    /// Compute device.
+    pub device: Device,
+    /// Its name, stored in the networks' run configs.
+    pub device_name: String,
+    /// Dataset folder.
+    pub data: DataDir,
+}
+
+/// What a call to [`run`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Networks trained now.
+    pub nets_trained: usize,
+    /// Explanations computed now (method x test point).
+    pub rankings: usize,
+    /// Retrainings done now.
+    pub retrains: usize,
+    /// Rows that were already there and skipped.
+    pub skipped: usize,
+    /// Methods that could not run (name, reason).
+    pub unsupported: Vec<(String, String)>,
+}
+
+/// The results file of a shard: `rows.jsonl`, or `rows-shard-I-of-N.jsonl`.
+pub fn rows_path(out: &Path, shard: Shard) -> PathBuf {
+    if shard.count == 1 {
+        out.join("rows.jsonl")
+    } else {
+        out.join(format!("rows-shard-{}-of-{}.jsonl", shard.index, shard.count))
+    }
+}
+
+/// Writes `experiment.json`, or checks that the one already in `out` describes `cfg`.
+pub fn pin_config(out: &Path, cfg: &ExperimentConfig) -> Result<()> {
+    let path = out.join("experiment.json");
+    let text = serde_json::to_string_pretty(cfg).map_err(|e| ExperimentError::config("experiment", e.to_string()))?;
+    match std::fs::read_to_string(&path) {
+        Ok(old) => {
+            let old_cfg: ExperimentConfig = serde_json::from_str(&old).map_err(|e| ExperimentError::Row {
+                path: path.clone(),
+                line: e.line(),
+                what: format!("not an experiment description: {e}"),
+            })?;
+            if &old_cfg != cfg {
+                return Err(ExperimentError::config(
+                    "out",
+                    format!(
+                        "{} holds results of a different experiment ({} preset `{}`); rerun with the same \
+                         settings to resume, or choose another --out",
+                        out.display(),
+                        old_cfg.dataset.name(),
+                        old_cfg.preset
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            write_atomic(&path, text.as_bytes()).map_err(|e| ExperimentError::io(&path, e))
+        }
+        Err(e) => Err(ExperimentError::io(&path, e)),
+    }
+}
+
+/// Reads `experiment.json` from `out`.
+pub fn read_config(out: &Path) -> Result<ExperimentConfig> {
+    let path = out.join("experiment.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| ExperimentError::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| ExperimentError::Row {
+        path,
+        line: e.line(),
+        what: format!("not an experiment description: {e}"),
+    })
+}
+
+/// Methods of `cfg` that parse, and the ones that do not with the reason.
+pub fn supported_methods(cfg: &ExperimentConfig) -> (Vec<(String, Method)>, Vec<(String, String)>) {
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    for name in &cfg.methods {
+        match name.parse::<Method>() {
+            Ok(m) => ok.push((name.clone(), m)),
+            Err(e) => bad.push((name.clone(), e.to_string())),
+        }
+    }
+    (ok, bad)
+}
+
+/// One retraining to do.
+struct Retrain {
+    test: usize,
+    method: String,
+    k: usize,
+    class: usize,
+    s_old: f64,
+    p_old: f64,
+    excluded: Vec<usize>,
+}
+
+/// Runs (or resumes) the part of `cfg`'s grid that `opts.shard` owns.
+pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> Result<RunSummary> {
+    cfg.validate()?;
+    if opts.jobs == 0 {
+        return Err(ExperimentError::config("jobs", "must be at least 1"));
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|e| ExperimentError::io(&opts.out, e))?;
+    pin_config(&opts.out, cfg)?;
+    let mut summary = RunSummary::default();
+    let (methods, unsupported) = supported_methods(cfg);
+    for (name, why) in &unsupported {
+        monitor.note(&format!("skipping method {name}: {why}"));
+    }
+    summary.unsupported = unsupported;
+
+    let task = genrep_data::build_task(&opts.data, &cfg.task, &cfg.task_options)?;
+    let n = task.train.len();
+    let ks = cfg.deletion_sizes(n);
+    let k_max = ks.iter().copied().max().unwrap_or(0);
+    monitor.note(&format!(
+        "{} ({}): {} training / {} test points; deleting k = {:?}; {} nets x {} test points x {} methods",
+        cfg.dataset.paper_name(),
+        cfg.task,
+        n,
+        task.test.len(),
+        ks,
+        cfg.nets,
+        cfg.tests_per_net,
+        methods.len()
+    ));
+
+    // Rows of the other shards in this directory count as done too.
+    let own = rows_path(&opts.out, opts.shard);
+    let mut known = Vec::new();
+    for entry in std::fs::read_dir(&opts.out).map_err(|e| ExperimentError::io(&opts.out, e))? {
+        let p = entry.map_err(|e| ExperimentError::io(&opts.out, e))?.path();
+        let name = p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        if p != own && name.starts_with("rows") && name.ends_with(".jsonl") {
+            known.extend(read_rows(&p)?);
+        }
+    }
+    let (store, note) = RowStore::open(&own, known)?;
+    if let Some(note) = note {
+        monitor.note(&note);
+    }
+    let store = Mutex::new(store);
+    let has = |key: &Key| store.lock().unwrap_or_else(|p| p.into_inner()).has(key);
+
+    let mut pair = 0;
+    for j in 0..cfg.nets {
+        let seed = cfg.net_seed(j);
+        let tests: Vec<usize> = cfg
+            .test_points(seed, task.test.len())
+            .into_iter()
+            .filter(|_| {
+                pair += 1;
+                opts.shard.owns(pair - 1)
+            })
+            .collect();
+        let todo = |m: &str, t: usize| ks.iter().any(|&k| !has(&Key::Del(seed, t, m.to_string(), k)));
+        let pending: Vec<(&String, &Method, Vec<usize>)> = methods
+            .iter()
+            .map(|(name, m)| (name, m, tests.iter().copied().filter(|&t| todo(name, t)).collect::<Vec<_>>()))
+            .filter(|(_, _, ts)| !ts.is_empty())
+            .collect();
+        let total = tests.len() * methods.len() * ks.len();
+        let left: usize = pending
+            .iter()
+            .map(|(n, _, ts)| {
+                ts.iter()
+                    .map(|&t| ks.iter().filter(|&&k| !has(&Key::Del(seed, t, n.to_string(), k))).count())
+                    .sum::<usize>()
+            })
+            .sum();
+        summary.skipped += total - left;
+        if pending.is_empty() {
+            continue;
+        }
+
+        let net_dir = RunDir::new(opts.out.join("nets").join(format!("net-{seed}")));
+        let spec = ModelSpec::default_for(&task.train, task.num_classes())?;
+        if !net_dir.is_complete() {
+            monitor.note(&format!("net {seed}: training ({} epochs on {n} points)", cfg.train.epochs));
+            let start = Instant::now();
+            let run_cfg = RunConfig {
+                task: cfg.task.clone(),
+                task_options: cfg.task_options.clone(),
+                model: spec.clone(),
+                train: cfg.train_for(seed),
+                device: opts.device_name.clone(),
+            };
+            let outcome =
+                train_run(&net_dir, &run_cfg, &task.train, Some(&task.test), &opts.device, false, false, &mut [])?;
+            let acc = outcome.history.last().and_then(|m| m.test_accuracy).unwrap_or(f64::NAN);
+            monitor.note(&format!("net {seed}: test accuracy {acc:.4} ({:.1}s)", start.elapsed().as_secs_f64()));
+            store.lock().unwrap_or_else(|p| p.into_inner()).append(Row::Net {
+                net: seed,
+                test_accuracy: acc,
+                seconds: start.elapsed().as_secs_f64(),
+            })?;
+            summary.nets_trained += 1;
+        } else if !has(&Key::Net(seed)) {
+            let model = net_dir.load_model("final", &opts.device.clone().autodiff())?;
+            let (_, acc) = evaluate(&model, &task.test, 256, &opts.device);
+            let secs = net_dir.read_metrics()?.iter().map(|m| m.seconds).sum();
+            store.lock().unwrap_or_else(|p| p.into_inner()).append(Row::Net {
+                net: seed,
+                test_accuracy: acc,
+                seconds: secs,
+            })?;
+        }
+
+        // Rankings.
+        let ad = opts.device.clone().autodiff();
+        let model: Model = net_dir.load_model("final", &ad)?;
+        let record = net_dir.read_record()?;
+        let checkpoints = Checkpoints {
+            list: net_dir.read_checkpoints()?,
+            load: Box::new(|name: &str| Ok(net_dir.load_model(name, &ad)?)),
+        };
+        let ctx = Context { model, train: &task.train, test: &task.test, record: Some(&record), batch_size: 256 };
+        let mut work = Vec::new();
+        for (name, method, ts) in &pending {
+            let missing: Vec<usize> =
+                ts.iter().copied().filter(|&t| !has(&Key::Ranking(seed, t, name.to_string()))).collect();
+            if !missing.is_empty() {
+                monitor.stage(&format!("net {seed}: explaining {} test points with {name}", missing.len()), n);
+                let start = Instant::now();
+                let (attrs, _) = explain(
+                    &ctx,
+                    method,
+                    name,
+                    &missing,
+                    &cfg.explain,
+                    Some(&checkpoints),
+                    cfg.dataset.is_text(),
+                    &mut |d, t| monitor.position(d, t),
+                )?;
+                let per_test = start.elapsed().as_secs_f64() / missing.len() as f64;
+                let c = task.num_classes();
+                for a in &attrs {
+                    // One test point per batch, exactly as after retraining: batch composition
+                    // changes float round-off, and DEL must be 0 when nothing is deleted.
+                    let logits = predict_logits(&ctx.model, &subset(&task.test, &[a.test_index]), 1, &opts.device);
+                    let row = &logits[..c];
+                    let mut order = a.most_negative_first();
+                    order.truncate(k_max);
+                    store.lock().unwrap_or_else(|p| p.into_inner()).append(Row::Ranking {
+                        net: seed,
+                        test: a.test_index,
+                        method: name.to_string(),
+                        class: a.explained_class,
+                        score: row[a.explained_class] as f64,
+                        prob: softmax(row)[a.explained_class],
+                        order,
+                        efficiency_residual: Some(a.efficiency_residual()).filter(|v| v.is_finite()),
+                        seconds: per_test,
+                    })?;
+                    summary.rankings += 1;
+                }
+            }
+            for &t in ts {
+                let Some(Row::Ranking { class, score, prob, order, .. }) = store
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&Key::Ranking(seed, t, name.to_string()))
+                    .cloned()
+                else {
+                    unreachable!("ranking rows were just written")
+                };
+                for &k in &ks {
+                    if !has(&Key::Del(seed, t, name.to_string(), k)) {
+                        work.push(Retrain {
+                            test: t,
+                            method: name.to_string(),
+                            k,
+                            class,
+                            s_old: score,
+                            p_old: prob,
+                            excluded: order[..k.min(order.len())].to_vec(),
+                        });
+                    }
+                }
+            }
+        }
+        drop(ctx);
+
+        // Retrainings, `jobs` at a time.
+        monitor.stage(&format!("net {seed}: retraining without the deleted points"), work.len());
+        let next = AtomicUsize::new(0);
+        let failure: Mutex<Option<ExperimentError>> = Mutex::new(None);
+        let train_cfg = cfg.train_for(seed);
+        std::thread::scope(|scope| {
+            for _ in 0..opts.jobs.min(work.len().max(1)) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= work.len() || failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+                        break;
+                    }
+                    let w = &work[i];
+                    let result = retrain(&spec, seed, &train_cfg, &task, w, &opts.device)
+                        .and_then(|row| store.lock().unwrap_or_else(|p| p.into_inner()).append(row));
+                    match result {
+                        Ok(()) => monitor.tick(),
+                        Err(e) => {
+                            *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        summary.retrains += work.len();
+    }
+    Ok(summary)
+}
+
+/// Retrains network `seed` without `w.excluded` and measures DEL at the test point.
+fn retrain(
+    spec: &ModelSpec,
+    seed: u64,
+    train_cfg: &genrep_trainer::TrainConfig,
+    task: &Task,
+    w: &Retrain,
+    device: &Device,
+) -> Result<Row> {
+    let start = Instant::now();
+    let model = try_init_seeded(device, seed, |d| spec.init(d))?;
+    let mut fo = FitOptions::new(device.clone());
+    fo.excluded = w.excluded.clone();
+    let outcome = fit(model, &task.train, None, train_cfg, &fo, &mut [])?;
+    let logits = predict_logits(&outcome.model, &subset(&task.test, &[w.test]), 1, device);
+    let s_new = logits[w.class] as f64;
+    let p_new = softmax(&logits)[w.class];
+    Ok(Row::Del {
+        net: seed,
+        test: w.test,
+        method: w.method.clone(),
+        k: w.k,
+        score: s_new,
+        prob: p_new,
+        del: s_new - w.s_old,
+        del_prob: p_new - w.p_old,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// softmax of one row of logits, in f64.
+fn softmax(row: &[f32]) -> Vec<f64> {
+    let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+    let e: Vec<f64> = row.iter().map(|&v| (v as f64 - m).exp()).collect();
+    let z: f64 = e.iter().sum();
+    e.into_iter().map(|v| v / z).collect()
+}

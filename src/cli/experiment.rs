@@ -1,0 +1,182 @@
+//! `genrep experiment`: deletion diagnostics (DEL, AUC-DEL) and Table 1 of Tsai et al. (2023).
+
+use anyhow::Context as _;
+use clap::Args;
+use genrep::data::DataDir;
+use genrep::experiments::{
+    dedup, read_dir_rows, run as run_grid, summarize, write_report, Dataset, ExperimentConfig, Monitor, RunOptions,
+    Shard,
+};
+use genrep::models::parse_device;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `genrep experiment`.
+#[derive(Debug, Args)]
+pub struct ExperimentArgs {
+    /// Which table of the paper (only Table 1 exists).
+    #[arg(long, default_value_t = 1)]
+    pub table: u32,
+    /// Preset: smoke (CI, minutes), quick (about an hour per dataset on 2 cores), paper (the full protocol).
+    #[arg(long, default_value = "quick")]
+    pub preset: String,
+    /// Dataset: mnist, cifar10, toxicity or agnews.
+    #[arg(long, required_unless_present_any = ["merge", "report_only"])]
+    pub dataset: Option<String>,
+    /// Output directory: experiment.json, rows*.jsonl, nets/, report.md, deletion-curves.svg.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Run only part of the grid: shard i of N (0-based), e.g. 0/4 for a job array.
+    #[arg(long, default_value = "0/1")]
+    pub shard: Shard,
+    /// Retrainings run in parallel (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Device: cpu (= flex), ndarray, or wgpu (needs --features wgpu).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Override the preset's number of networks.
+    #[arg(long)]
+    pub nets: Option<usize>,
+    /// Override the preset's test points per network.
+    #[arg(long)]
+    pub tests_per_net: Option<usize>,
+    /// Override the preset's methods (comma-separated `genrep explain` names).
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Option<Vec<String>>,
+    /// Override the preset's training points per class.
+    #[arg(long)]
+    pub train_per_class: Option<usize>,
+    /// Override the preset's training epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Build the report from these directories' rows (e.g. shards run elsewhere) into --out
+    /// instead of running anything.
+    #[arg(long, num_args = 1..)]
+    pub merge: Vec<PathBuf>,
+    /// Only (re)write the report from the rows already in --out.
+    #[arg(long)]
+    pub report_only: bool,
+}
+
+struct Bars {
+    bar: ProgressBar,
+}
+
+impl Monitor for Bars {
+    fn note(&self, message: &str) {
+        self.bar.println(message);
+    }
+    fn stage(&self, what: &str, total: usize) {
+        self.bar.reset();
+        self.bar.set_length(total as u64);
+        self.bar.set_message(what.to_string());
+    }
+    fn tick(&self) {
+        self.bar.inc(1);
+    }
+    fn position(&self, done: usize, total: usize) {
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+    }
+}
+
+/// The experiment the arguments describe: the preset, then the overrides.
+fn config(args: &ExperimentArgs) -> anyhow::Result<ExperimentConfig> {
+    if args.table != 1 {
+        anyhow::bail!("--table {}: only Table 1 (deletion diagnostics) is implemented", args.table);
+    }
+    let name = args.dataset.as_deref().context("--dataset is required")?;
+    let dataset: Dataset = name.parse()?;
+    let mut cfg = ExperimentConfig::preset(&args.preset, dataset)?;
+    if let Some(v) = args.nets {
+        cfg.nets = v;
+    }
+    if let Some(v) = args.tests_per_net {
+        cfg.tests_per_net = v;
+    }
+    if let Some(v) = &args.methods {
+        cfg.methods = v.clone();
+    }
+    if let Some(v) = args.train_per_class {
+        cfg.task_options.train_per_class = Some(v);
+    }
+    if let Some(v) = args.epochs {
+        cfg.train.epochs = v;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn report(out: &Path, cfg: &ExperimentConfig, rows: Vec<genrep::experiments::Row>) -> anyhow::Result<()> {
+    let report = summarize(cfg, &dedup(rows));
+    write_report(out, &report)?;
+    println!("{}", genrep::experiments::markdown(&report));
+    eprintln!("report written to {}", out.join("report.md").display());
+    Ok(())
+}
+
+/// Runs `genrep experiment`.
+pub fn run(args: ExperimentArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    if !args.merge.is_empty() {
+        let mut cfg: Option<ExperimentConfig> = None;
+        let mut rows = Vec::new();
+        for dir in &args.merge {
+            let c = genrep::experiments::runner::read_config(dir)?;
+            if let Some(first) = &cfg {
+                if first != &c {
+                    anyhow::bail!("{} holds a different experiment than {}", dir.display(), args.merge[0].display());
+                }
+            }
+            cfg = Some(c);
+            rows.extend(read_dir_rows(dir)?);
+        }
+        let cfg = cfg.context("nothing to merge")?;
+        std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+        genrep::experiments::runner::pin_config(&args.out, &cfg)?;
+        let rows = dedup(rows);
+        let mut text = String::new();
+        for r in &rows {
+            text.push_str(&serde_json::to_string(r)?);
+            text.push('\n');
+        }
+        let path = args.out.join("rows.jsonl");
+        genrep::models::write_atomic(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("merged {} rows from {} directories into {}", rows.len(), args.merge.len(), path.display());
+        return report(&args.out, &cfg, rows);
+    }
+    if args.report_only {
+        let cfg = genrep::experiments::runner::read_config(&args.out)?;
+        return report(&args.out, &cfg, read_dir_rows(&args.out)?);
+    }
+    let cfg = config(&args)?;
+    let device = parse_device(&args.device)?;
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let opts = RunOptions {
+        out: args.out.clone(),
+        shard: args.shard,
+        jobs,
+        device,
+        device_name: args.device.clone(),
+        data: DataDir::resolve(data_dir)?,
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
+            .context("progress bar template")?,
+    );
+    let monitor = Bars { bar };
+    let start = std::time::Instant::now();
+    let summary = run_grid(&cfg, &opts, &monitor)?;
+    monitor.bar.finish_and_clear();
+    eprintln!(
+        "shard {}: trained {} nets, {} explanations, {} retrainings ({} rows were already done) in {:.1}s",
+        args.shard,
+        summary.nets_trained,
+        summary.rankings,
+        summary.retrains,
+        summary.skipped,
+        start.elapsed().as_secs_f64()
+    );
+    report(&args.out, &cfg, read_dir_rows(&args.out)?)
+}
