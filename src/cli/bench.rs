@@ -186,6 +186,7 @@ fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         weight_decay: 0.0,
         seed: args.seed,
         checkpoint_every_epoch: false,
+        last_layer_l2: 0.0,
     };
     let cfg = cfg(1);
     let macs = vision_macs(&model_spec);

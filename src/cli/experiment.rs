@@ -65,9 +65,17 @@ struct Bars {
 
 impl Monitor for Bars {
     fn note(&self, message: &str) {
-        self.bar.println(message);
+        // Without a terminal (batch jobs, CI logs) the bar is hidden and so is println.
+        if self.bar.is_hidden() {
+            eprintln!("{message}");
+        } else {
+            self.bar.println(message);
+        }
     }
     fn stage(&self, what: &str, total: usize) {
+        if self.bar.is_hidden() {
+            eprintln!("{what} ({total})");
+        }
         self.bar.reset();
         self.bar.set_length(total as u64);
         self.bar.set_message(what.to_string());

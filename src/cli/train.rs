@@ -44,6 +44,10 @@ pub struct TrainArgs {
     /// L2 weight decay.
     #[arg(long, default_value_t = 0.0)]
     pub weight_decay: f64,
+    /// L2 penalty lambda |Theta|^2 on the last layer only (Theorem 3.1 of the 2018 representer
+    /// paper: the logits then decompose into representer values at a stationary point).
+    #[arg(long, default_value_t = 0.0)]
+    pub last_layer_l2: f64,
     /// Seed of the initial weights and the minibatch order.
     #[arg(long, default_value_t = 0)]
     pub train_seed: u64,
@@ -102,6 +106,7 @@ pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         weight_decay: args.weight_decay,
         seed: args.train_seed,
         checkpoint_every_epoch: !args.no_epoch_checkpoints,
+        last_layer_l2: args.last_layer_l2,
     };
     train_cfg.validate()?;
 

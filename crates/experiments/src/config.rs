@@ -172,6 +172,7 @@ impl ExperimentConfig {
                 weight_decay: 0.0,
                 seed: 0,
                 checkpoint_every_epoch: true,
+                last_layer_l2: 0.0,
             },
             methods,
             explain: ExplainOptions { hessian_sample: 500, ..ExplainOptions::default() },

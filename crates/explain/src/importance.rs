@@ -27,11 +27,8 @@ pub struct SurrogateReport {
 }
 
 /// Surrogate derivative with the last-layer kernel (Eqn 6 = representer points, Yeh et al.
-/// 2018, Theorem 3.1): fits `Theta` (`[(d+1), C]`, bias row included) minimising
-/// `F(Theta) = (1/n) sum_i CE(Theta^T phi_i, p_i) + lambda |Theta|^2` with soft targets
-/// `p_i = softmax(f(x_i))`, starting from `init`, by L-BFGS (memory 10, Armijo backtracking)
-/// until `|grad F| <= tol * max(1, |2 lambda Theta|)`. At the stationary point
-/// `Theta = sum_i alpha_i phi_i^T` with `alpha_i = -(1/(2 lambda n)) dL_i/dz_i`, returned with `Theta`.
+/// 2018, Theorem 3.1): [`refit_last_layer`] with soft targets `p_i = softmax(f(x_i))`, the
+/// model's own predictions. The report's `fit_residual` is the mean `|Theta^T phi_i - f(x_i)|`.
 #[allow(clippy::too_many_arguments)]
 pub fn surrogate_last_layer(
     feats: &[f64],
@@ -43,19 +40,48 @@ pub fn surrogate_last_layer(
     tol: f64,
     max_iter: usize,
 ) -> Result<(Vec<f64>, Vec<f64>, SurrogateReport)> {
+    let targets = softmax_rows(model_logits, num_classes);
+    let (alpha, theta, mut report) = refit_last_layer(feats, dim, &targets, num_classes, lambda, init, tol, max_iter)?;
+    let n = feats.len() / dim;
+    let obj = Objective { feats, dim, c: num_classes, n, targets: &targets, lambda };
+    let z = obj.logits(&theta);
+    report.fit_residual =
+        z.iter().zip(model_logits).map(|(a, b)| (a - *b as f64).abs()).sum::<f64>() / (n * num_classes) as f64;
+    Ok((alpha, theta, report))
+}
+
+/// Fits a linear head `Theta` (`[(d+1), C]`, bias row included) on fixed features `phi_i`
+/// (`feats`, `[n, d+1]`) minimising
+/// `F(Theta) = (1/n) sum_i CE(Theta^T phi_i, t_i) + lambda |Theta|^2` for target probability rows
+/// `t_i` (`targets`, `[n, C]`: one-hot labels for the 2018 paper's fine-tuning, or the model's
+/// softmax for the surrogate derivative), starting from `init`, by L-BFGS (memory 10, Armijo
+/// backtracking) until `|grad F| <= tol * max(1, |2 lambda Theta|)`. At the stationary point
+/// `Theta = sum_i phi_i alpha_i^T` with `alpha_i = -(1/(2 lambda n)) dL_i/dz_i` (Theorem 3.1),
+/// returned with `Theta`. The report's `fit_residual` is left 0.
+#[allow(clippy::too_many_arguments)]
+pub fn refit_last_layer(
+    feats: &[f64],
+    dim: usize,
+    targets: &[f64],
+    num_classes: usize,
+    lambda: f64,
+    init: Vec<f64>,
+    tol: f64,
+    max_iter: usize,
+) -> Result<(Vec<f64>, Vec<f64>, SurrogateReport)> {
     if lambda.is_nan() || lambda <= 0.0 {
         return Err(ExplainError::Numeric("surrogate derivative needs lambda > 0".into()));
     }
     let c = num_classes;
-    let n = feats.len() / dim;
-    if n == 0 || init.len() != dim * c {
+    let n = feats.len() / dim.max(1);
+    if n == 0 || init.len() != dim * c || targets.len() != n * c {
         return Err(ExplainError::Numeric(format!(
-            "surrogate fit: {n} examples and an initial head of {} entries for {dim}x{c}",
+            "last-layer fit: {n} examples, {} targets and an initial head of {} entries for {dim}x{c}",
+            targets.len(),
             init.len()
         )));
     }
-    let targets = softmax_rows(model_logits, c);
-    let obj = Objective { feats, dim, c, n, targets: &targets, lambda };
+    let obj = Objective { feats, dim, c, n, targets, lambda };
     let gnorm = |g: &[f64]| g.iter().map(|x| x * x).sum::<f64>().sqrt();
     let out = crate::solve::lbfgs(
         init,
@@ -70,9 +96,7 @@ pub fn surrogate_last_layer(
     let (theta, iterations) = (out.x, out.iterations);
     let (_, g, dz) = obj.eval(&theta);
     let alpha: Vec<f64> = dz.iter().map(|d| -d / (2.0 * lambda * n as f64)).collect();
-    let z = obj.logits(&theta);
-    let resid: f64 = z.iter().zip(model_logits).map(|(a, b)| (a - *b as f64).abs()).sum::<f64>() / (n * c) as f64;
-    let report = SurrogateReport { iterations, grad_norm: gnorm(&g), fit_residual: resid };
+    let report = SurrogateReport { iterations, grad_norm: gnorm(&g), fit_residual: 0.0 };
     Ok((alpha, theta, report))
 }
 

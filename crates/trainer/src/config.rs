@@ -53,6 +53,12 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Also save a checkpoint after every epoch (for TracInCP).
     pub checkpoint_every_epoch: bool,
+    /// L2 penalty `lambda |Theta|^2` on the last layer (weights and bias) only, added to the
+    /// mean training loss: the setting of Theorem 3.1 of Yeh et al. (2018), under which a
+    /// stationary point satisfies `Theta = -(1/(2 lambda n)) sum_i phi_i (dL_i/dz_i)^T` and the
+    /// logits decompose exactly into representer values. 0 (the default) turns it off.
+    #[serde(default)]
+    pub last_layer_l2: f64,
 }
 
 impl Default for TrainConfig {
@@ -65,6 +71,7 @@ impl Default for TrainConfig {
             weight_decay: 0.0,
             seed: 0,
             checkpoint_every_epoch: true,
+            last_layer_l2: 0.0,
         }
     }
 }
@@ -81,6 +88,9 @@ impl TrainConfig {
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return bad("lr", "must be a positive finite number");
+        }
+        if !(self.last_layer_l2.is_finite() && self.last_layer_l2 >= 0.0) {
+            return bad("last_layer_l2", "must be a non-negative finite number");
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return bad("weight_decay", "must be a non-negative finite number");

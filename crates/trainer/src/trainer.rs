@@ -214,7 +214,11 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
                 }
                 let scale = 1.0 / batch.len() as f32;
                 let weights: Vec<f32> = parts.dloss_dlogits.iter().map(|g| g * scale).collect();
-                let grads = linear_surrogate(logits, weights).backward();
+                let mut objective = linear_surrogate(logits, weights);
+                if cfg.last_layer_l2 > 0.0 {
+                    objective = objective + last_layer_penalty(&model, cfg.last_layer_l2);
+                }
+                let grads = objective.backward();
                 let grads = GradientsParams::from_grads(grads, &model);
                 model = optim.step(cfg.lr, model, grads);
                 loss_sum += parts.mean_loss * batch.len() as f64;
@@ -248,6 +252,16 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
     debug_assert_eq!(step, total);
     save(&model, CheckpointKind::Final, step, cfg.epochs, &mut checkpoints)?;
     Ok(TrainOutcome { model, history, checkpoints, steps: step })
+}
+
+/// `lambda (|W|^2 + |b|^2)` of the model's head, as a one-element tensor in the autodiff graph.
+fn last_layer_penalty<M: Classifier>(model: &M, lambda: f64) -> Tensor<1> {
+    let head = model.head();
+    let mut sq = head.weight.val().powf_scalar(2.0).sum();
+    if let Some(b) = &head.bias {
+        sq = sq + b.val().powf_scalar(2.0).sum();
+    }
+    sq * lambda
 }
 
 fn write_checkpoint<M: Classifier + ModuleSnapshot>(

@@ -51,6 +51,7 @@ fn cfg() -> TrainConfig {
         weight_decay: 0.0,
         seed: 3,
         checkpoint_every_epoch: false,
+        last_layer_l2: 0.0,
     }
 }
 
