@@ -9,9 +9,11 @@
 //!   points ([`report`]);
 //! - presets `smoke`, `quick`, `paper` for MNIST, CIFAR-10, Toxicity and AG News ([`config`]);
 //! - a resumable, shardable runner whose results are append-only JSONL rows ([`rows`]);
-//! - the paper's numbers next to ours ([`paper`]).
+//! - the paper's numbers next to ours ([`paper`]);
+//! - dataset debugging with flipped labels, from the 2018 representer paper ([`debug`]).
 
 pub mod config;
+pub mod debug;
 pub mod error;
 pub mod paper;
 pub mod report;

@@ -16,6 +16,7 @@ pub mod kernel;
 pub mod method;
 pub mod params;
 pub mod render;
+pub mod self_influence;
 pub mod solve;
 
 pub use attribution::{Attribution, Polarity, Ranked};

@@ -516,3 +516,53 @@ fn last_layer_l2_training_gives_an_exact_representer_decomposition() {
         }
     }
 }
+
+#[test]
+fn debugging_self_influences_match_their_closed_forms() {
+    // Binary logistic regression: the per-example loss gradient of the head is phi_i (x) r_i with
+    // r_i = softmax(f_i) - e_{y_i}, and the head Hessian is available explicitly.
+    let train = images(30, 4, 2, 41);
+    let model = logreg(16, 2, 42);
+    let n = train.len();
+    let logits = genrep_trainer::predict_logits(&model, &train, 8, &Device::flex());
+    let feats = genrep_explain::kernel::features_with_bias(&model, &train, 8);
+    let d = 17;
+    let r: Vec<[f64; 2]> = (0..n)
+        .map(|i| {
+            let (a, b) = (logits[2 * i] as f64, logits[2 * i + 1] as f64);
+            let p0 = 1.0 / (1.0 + (b - a).exp());
+            let y = train.labels[i];
+            [p0 - (y == 0) as u8 as f64, (1.0 - p0) - (y == 1) as u8 as f64]
+        })
+        .collect();
+    let g = |i: usize| -> Vec<f64> {
+        (0..d).flat_map(|j| (0..2).map(move |k| (j, k))).map(|(j, k)| feats[i * d + j] * r[i][k]).collect()
+    };
+
+    // TracIn with one checkpoint of learning rate 0.5: 0.5 |g_i|^2.
+    let tracin =
+        genrep_explain::self_influence::tracin_self_influence(&[(model.clone(), 0.5)], &train, 8, &mut |_, _| {});
+    for i in 0..n {
+        let want = 0.5 * g(i).iter().map(|v| v * v).sum::<f64>();
+        assert!(rel(tracin[i], want) < 1e-4, "tracin {i}: {} vs {want}", tracin[i]);
+    }
+
+    // Influence over the last layer: g_i^T (H + damping I)^{-1} g_i with the explicit Hessian.
+    let damping = 0.01;
+    let inf = genrep_explain::self_influence::influence_ll_self_influence(&model, &train, damping, 8).unwrap();
+    let k = LastLayerInfluenceKernel::new(&model, &train, &train, damping, 8);
+    let mut h = k.hessian();
+    cholesky(&mut h, 2 * d).unwrap();
+    for i in 0..n {
+        let gi = g(i);
+        let u = cholesky_solve(&h, 2 * d, &gi);
+        let want: f64 = gi.iter().zip(&u).map(|(a, b)| a * b).sum();
+        assert!(rel(inf[i], want) < 1e-6, "influence {i}: {} vs {want}", inf[i]);
+    }
+    // A 3-class model is refused with a clear error.
+    let err =
+        genrep_explain::self_influence::influence_ll_self_influence(&logreg(16, 3, 1), &images(5, 4, 3, 1), 0.01, 8)
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("binary"), "{err}");
+}
