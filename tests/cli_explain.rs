@@ -69,6 +69,34 @@ fn every_method_explains_a_small_mnist_run() {
             assert!(resid < 1e-2, "representer efficiency residual {resid}: {line}");
         }
     }
+
+    // Sensitivity maps of the top proponent and opponent, and a bad training index.
+    let sens = tmp.join("sens.png");
+    let out = genrep()
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["sensitivity", "--test-index", "3", "--run"])
+        .arg(&run)
+        .arg("--out")
+        .arg(&sens)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["sens-proponent.png", "sens-opponent.png"] {
+        let img = image::open(tmp.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(img.width() >= 3 * 112 && img.height() > 112, "{f}");
+    }
+    let out = genrep()
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["sensitivity", "--test-index", "3", "--train-index", "200", "--run"])
+        .arg(&run)
+        .arg("--out")
+        .arg(&sens)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("out of range"), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::remove_dir_all(&tmp).ok();
 }
 

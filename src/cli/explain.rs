@@ -70,17 +70,37 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     genrep::models::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Runs `genrep explain`.
-pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
-    let method: Method = args.method.parse()?;
-    let run = RunDir::open(&args.run)?;
+/// A trained run, its rebuilt task and its final model (on the autodiff device).
+pub struct Loaded {
+    /// The run directory.
+    pub run: RunDir,
+    /// Its config.
+    pub cfg: genrep::trainer::RunConfig,
+    /// The device (`device_arg`, else the run's).
+    pub device: burn::prelude::Device,
+    /// The task, rebuilt from the data directory.
+    pub task: genrep::data::Task,
+    /// The final checkpoint.
+    pub model: Model,
+}
+
+/// Opens a run directory, rebuilds its task and loads its final model.
+pub fn load_run(path: &Path, device_arg: Option<&str>, data_dir: Option<&Path>) -> anyhow::Result<Loaded> {
+    let run = RunDir::open(path)?;
     let cfg = run.read_config()?;
-    let device = parse_device(args.device.as_deref().unwrap_or(&cfg.device))?;
+    let device = parse_device(device_arg.unwrap_or(&cfg.device))?;
     let dir = DataDir::resolve(data_dir)?;
     eprintln!("rebuilding task {} from {}", cfg.task, dir.path.display());
     let task = genrep::data::build_task(&dir, &cfg.task, &cfg.task_options)?;
+    let model: Model = run.load_model("final", &device.clone().autodiff())?;
+    Ok(Loaded { run, cfg, device, task, model })
+}
+
+/// Runs `genrep explain`.
+pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    let method: Method = args.method.parse()?;
+    let Loaded { run, cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data_dir)?;
     let ad = device.clone().autodiff();
-    let model: Model = run.load_model("final", &ad)?;
     let record = run.read_record().ok();
     let list = run.read_checkpoints()?;
     let checkpoints = Checkpoints { list, load: Box::new(|name: &str| Ok(run.load_model(name, &ad)?)) };

@@ -5,6 +5,7 @@ mod data;
 mod debug;
 mod experiment;
 mod explain;
+mod sensitivity;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Explain test predictions of a trained run by its training examples.
     Explain(explain::ExplainArgs),
+    /// Sensitivity map of a representer value: which test pixels make a training image matter.
+    Sensitivity(sensitivity::SensitivityArgs),
     /// Dataset debugging: flip labels, train, and rank training points for inspection (2018 paper).
     Debug(debug::DebugArgs),
     /// Deletion diagnostics (DEL, AUC-DEL): reproduce Table 1 of the generalized-representer paper.
@@ -47,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(cmd) => data::run(cmd, cli.data_dir.as_deref()),
         Command::Train(args) => train::run(args, cli.data_dir.as_deref()),
         Command::Explain(args) => explain::run(args, cli.data_dir.as_deref()),
+        Command::Sensitivity(args) => sensitivity::run(args, cli.data_dir.as_deref()),
         Command::Debug(args) => debug::run(args, cli.data_dir.as_deref()),
         Command::Experiment(args) => experiment::run(args, cli.data_dir.as_deref()),
         Command::Bench(cmd) => bench::run(cmd, cli.data_dir.as_deref()),

@@ -17,6 +17,7 @@ pub mod method;
 pub mod params;
 pub mod render;
 pub mod self_influence;
+pub mod sensitivity;
 pub mod solve;
 
 pub use attribution::{Attribution, Polarity, Ranked};
@@ -24,5 +25,6 @@ pub use context::{subset, Context, TestPoint};
 pub use error::{ExplainError, Result};
 pub use kernel::{GradientKernel, HessianKind, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
 pub use method::{
-    explain, self_influence, Checkpoints, Diagnostics, ExplainOptions, Importance, KernelChoice, Method, METHOD_HELP,
+    explain, representer_alpha, self_influence, Checkpoints, Diagnostics, ExplainOptions, Importance, KernelChoice,
+    Method, METHOD_HELP,
 };

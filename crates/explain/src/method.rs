@@ -353,13 +353,26 @@ fn compute_alpha<M: Classifier>(
             Alpha::Fit { alpha, report }
         }
         Importance::Surrogate => {
-            let ll = LastLayerKernel::new(&ctx.model, ctx.train, ctx.test, opts.batch_size);
-            let head = head_matrix(&ctx.model);
-            let (alpha, theta, report) =
-                surrogate_last_layer(&ll.train, ll.dim, &ctx.train_logits(), c, opts.lambda, head, 1e-6, 5000)?;
+            let (alpha, theta, report, ll) = representer_alpha(ctx, opts)?;
             Alpha::Refit { alpha, theta, report, ll }
         }
     })
+}
+
+/// Representer points (Yeh et al. 2018; the surrogate derivative with the last-layer kernel):
+/// refits the head with L2 penalty `opts.lambda` on the penultimate features to the model's
+/// outputs ([`surrogate_last_layer`] from the trained head) and returns the global importances
+/// `alpha` (`[n, C]`), the refit head `Theta` (`[(d+1), C]`), the fit report and the kernel.
+pub fn representer_alpha<M: Classifier>(
+    ctx: &Context<'_, M>,
+    opts: &ExplainOptions,
+) -> Result<(Vec<f64>, Vec<f64>, SurrogateReport, LastLayerKernel)> {
+    let c = ctx.model.num_classes();
+    let ll = LastLayerKernel::new(&ctx.model, ctx.train, ctx.test, opts.batch_size);
+    let head = head_matrix(&ctx.model);
+    let (alpha, theta, report) =
+        surrogate_last_layer(&ll.train, ll.dim, &ctx.train_logits(), c, opts.lambda, head, 1e-6, 5000)?;
+    Ok((alpha, theta, report, ll))
 }
 
 /// Self-influence `phi(x_i -> x_i) = sum_c' alpha_{i,c'} K_{c',y_i}(x_i, x_i)` of every training

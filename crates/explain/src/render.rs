@@ -835,3 +835,58 @@ pub fn line_chart(
     }
     img
 }
+
+/// A sensitivity map (Yeh et al. 2018, Section 4.4) as a picture: the test image (blue
+/// border), the training image (green border if `value > 0`, red otherwise) and the gradient
+/// `grad` (`[C, H, W]` of the test image, summed over channels) as a heatmap: red where
+/// increasing the pixel raises the representer value, blue where it lowers it, white at zero,
+/// scaled by the largest magnitude. `caption` goes underneath.
+pub fn sensitivity_map(
+    test: &Examples,
+    t: usize,
+    train: &Examples,
+    i: usize,
+    grad: &[f32],
+    value: f64,
+    caption: &str,
+) -> Result<RgbImage> {
+    let a = image_rgb(test, t)?;
+    let b = image_rgb(train, i)?;
+    let (w, h) = a.dimensions();
+    let hw = (w * h) as usize;
+    if grad.is_empty() || grad.len() % hw != 0 {
+        return Err(RenderError::Malformed {
+            split: "sensitivity",
+            what: format!("{} gradient values for a {w}x{h} image", grad.len()),
+        });
+    }
+    let per_pixel: Vec<f32> = (0..hw).map(|p| grad.iter().skip(p).step_by(hw).sum()).collect();
+    let max = per_pixel.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);
+    let heat = RgbImage::from_fn(w, h, |x, y| {
+        let v = per_pixel[(y * w + x) as usize] / max;
+        let fade = (255.0 * (1.0 - v.abs().min(1.0))) as u8;
+        if v >= 0.0 {
+            Rgb([255, fade, fade])
+        } else {
+            Rgb([fade, fade, 255])
+        }
+    });
+    let s = magnification(w.max(h) as usize);
+    let tile = w.max(h) * s + 2 * BORDER;
+    let width = 8 + 3 * (tile.max(220) + 8);
+    let height = 8 + tile + 8 + 3 * LINE_H + 8;
+    let mut img = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
+    let col = tile.max(220) + 8;
+    draw_tile(&mut img, &a, s, 8, 8, Rgb([40, 90, 220]));
+    draw_tile(&mut img, &b, s, 8 + col, 8, if value > 0.0 { Rgb([30, 160, 60]) } else { Rgb([200, 40, 40]) });
+    draw_tile(&mut img, &heat, s, 8 + 2 * col, 8, Rgb([128, 128, 128]));
+    let y = 8 + tile + 8;
+    let black = Rgb([0, 0, 0]);
+    draw_text(&mut img, 8, y, &fit(&format!("test #{t}"), chars_fitting(col)), black);
+    draw_text(&mut img, 8 + col, y, &fit(&format!("train #{i} {value:+.3}"), chars_fitting(col)), black);
+    draw_text(&mut img, 8 + 2 * col, y, &fit("d value / d pixel", chars_fitting(col)), black);
+    for (k, line) in wrap(caption, chars_fitting(width - 16)).iter().take(2).enumerate() {
+        draw_text(&mut img, 8, y + LINE_H * (k as u32 + 1), line, black);
+    }
+    Ok(img)
+}

@@ -566,3 +566,35 @@ fn debugging_self_influences_match_their_closed_forms() {
             .to_string();
     assert!(err.contains("binary"), "{err}");
 }
+
+#[test]
+fn sensitivity_map_matches_finite_differences_of_the_representer_value() {
+    // d/dx_t [a f_i^T f(x_t)] against a central difference along a random pixel direction.
+    let (train, test) = (images(6, 8, 2, 51), images(2, 8, 2, 52));
+    let spec =
+        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 2) });
+    let model = try_init_seeded(&Device::flex(), 6, |d| spec.init(d)).unwrap();
+    let a = 0.37;
+    let g = genrep_explain::sensitivity::representer_sensitivity(&model, &train, 2, &test, 1, a).unwrap();
+    assert_eq!(g.len(), 64);
+    let value = |ex: &Examples| -> f64 {
+        let m = model.valid();
+        let fi = m.features(&Input::gather(&train, &[2], &Device::flex())).into_data().to_vec::<f32>().unwrap();
+        let ft = m.features(&Input::gather(ex, &[1], &Device::flex())).into_data().to_vec::<f32>().unwrap();
+        a * fi.iter().zip(&ft).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>()
+    };
+    let mut r = lcg(53);
+    let v: Vec<f32> = (0..64).map(|_| r()).collect();
+    let shifted_test = |eps: f32| {
+        let mut ex = test.clone();
+        if let Inputs::Images { data, .. } = &mut ex.inputs {
+            data[64..128].iter_mut().zip(&v).for_each(|(x, d)| *x += eps * d);
+        }
+        ex
+    };
+    let eps = 1e-3f32;
+    let fd = (value(&shifted_test(eps)) - value(&shifted_test(-eps))) / (2.0 * eps as f64);
+    let an = dot(&g, &v);
+    assert!(rel(fd, an) < 1e-3, "finite difference {fd} vs autodiff {an}");
+    assert!(genrep_explain::sensitivity::representer_sensitivity(&model, &train, 6, &test, 1, a).is_err());
+}
