@@ -31,6 +31,8 @@ use std::time::Instant;
 pub enum BenchCommand {
     /// Training throughput (examples/s) of the default model of a task, per device.
     Train(TrainBenchArgs),
+    /// Cost of explaining a test point per method on a trained run (the 2018 cost table).
+    Explain(super::bench_explain::ExplainBenchArgs),
 }
 
 /// Arguments of `genrep bench train`.
@@ -75,21 +77,22 @@ pub struct TrainBenchArgs {
 pub fn run(cmd: BenchCommand, data_dir: Option<&Path>) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Train(args) => train(args, data_dir),
+        BenchCommand::Explain(args) => super::bench_explain::run(args, data_dir),
     }
 }
 
 /// Summary statistics of a sample.
 #[derive(Debug, Clone, serde::Serialize)]
-struct Stats {
-    median: f64,
-    mean: f64,
-    sd: f64,
-    min: f64,
-    max: f64,
+pub struct Stats {
+    pub median: f64,
+    pub mean: f64,
+    pub sd: f64,
+    pub min: f64,
+    pub max: f64,
 }
 
 impl Stats {
-    fn of(xs: &[f64]) -> Self {
+    pub fn of(xs: &[f64]) -> Self {
         let mut s = xs.to_vec();
         s.sort_by(f64::total_cmp);
         let n = s.len();

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch of the `genrep` subcommands.
 
 mod bench;
+mod bench_explain;
 mod data;
 mod debug;
 mod experiment;

@@ -1,0 +1,167 @@
+//! `genrep bench explain`: the cost of explaining one test point, per method, on a trained run
+//! (the 2018 paper's cost table: representer points vs influence functions), and of
+//! explaining all of them in one call, with each method's peak resident memory.
+//!
+//! Protocol: the first `--tests` test points, one at a time, each explained at its predicted
+//! class over the whole training split. Representer points are split as in the 2018 paper into
+//! the last-layer fine-tune (the L2 refit, redone for every test point so its spread is
+//! measured) and the computation of the n representer values. Every other method is timed end
+//! to end per test point (all per-test work: test gradients, CG solves, the contraction over
+//! the training set). Peak memory is the process's resident high-water mark (`VmHWM`), reset
+//! through `/proc/self/clear_refs` before each method (Linux; blank elsewhere).
+
+use super::bench::Stats;
+use super::explain::{load_run, Loaded};
+use clap::Args;
+use genrep::explain::{explain, representer_alpha, Checkpoints, Context, ExplainOptions, Kernel, Method};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Arguments of `genrep bench explain`.
+#[derive(Debug, Args)]
+pub struct ExplainBenchArgs {
+    /// Run directory written by `genrep train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Methods to time (comma-separated `genrep explain` names).
+    #[arg(long, value_delimiter = ',', default_value = "representer,influence")]
+    pub methods: Vec<String>,
+    /// Number of test points (the first ones of the test split).
+    #[arg(long, default_value_t = 10)]
+    pub tests: usize,
+    /// Also time one call that explains all the test points together.
+    #[arg(long)]
+    pub batched: bool,
+    /// Training examples the all-parameter Hessian averages over.
+    #[arg(long, default_value_t = 1000)]
+    pub hessian_sample: usize,
+    /// Device (default: the run's).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct MethodCost {
+    method: String,
+    per_test: Stats,
+    fine_tune: Option<Stats>,
+    computation: Option<Stats>,
+    batched_seconds: Option<f64>,
+    peak_rss_mib: Option<f64>,
+}
+
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Runs `genrep bench explain`.
+pub fn run(args: ExplainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    let Loaded { run, cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data_dir)?;
+    let n_tests = args.tests.min(task.test.len());
+    if n_tests == 0 {
+        anyhow::bail!("--tests must be at least 1 (the test split has {} points)", task.test.len());
+    }
+    let record = run.read_record().ok();
+    let ad = device.clone().autodiff();
+    let checkpoints =
+        Checkpoints { list: run.read_checkpoints()?, load: Box::new(|name: &str| Ok(run.load_model(name, &ad)?)) };
+    let ctx = Context { model, train: &task.train, test: &task.test, record: record.as_ref(), batch_size: 256 };
+    let opts = ExplainOptions { hessian_sample: args.hessian_sample, ..ExplainOptions::default() };
+    let is_text = cfg.task.dataset.is_text();
+    let tests: Vec<usize> = (0..n_tests).collect();
+    eprintln!(
+        "{}: {} training points, {} test points, methods {}",
+        cfg.task,
+        task.train.len(),
+        n_tests,
+        args.methods.join(", ")
+    );
+    let mut costs = Vec::new();
+    for name in &args.methods {
+        let method: Method = name.parse()?;
+        reset_peak();
+        let (mut per_test, mut fine, mut comp) = (Vec::new(), Vec::new(), Vec::new());
+        for &t in &tests {
+            if name == "representer" {
+                let start = Instant::now();
+                let (alpha, _, _, ll) = representer_alpha(&ctx, &opts)?;
+                let f = start.elapsed().as_secs_f64();
+                let point = ctx.test_points(&[t])?[0].0;
+                let start = Instant::now();
+                let scores = ll.contract(&alpha, &[point], &mut |_, _| {})?;
+                let c = start.elapsed().as_secs_f64();
+                std::hint::black_box(scores);
+                fine.push(f);
+                comp.push(c);
+                per_test.push(f + c);
+            } else {
+                let start = Instant::now();
+                let out = explain(&ctx, &method, name, &[t], &opts, Some(&checkpoints), is_text, &mut |_, _| {})?;
+                per_test.push(start.elapsed().as_secs_f64());
+                std::hint::black_box(out);
+            }
+            eprintln!("  {name}: test {t}: {:.2}s", per_test.last().copied().unwrap_or(0.0));
+        }
+        let batched_seconds = if args.batched {
+            let start = Instant::now();
+            let out = explain(&ctx, &method, name, &tests, &opts, Some(&checkpoints), is_text, &mut |_, _| {})?;
+            std::hint::black_box(out);
+            Some(start.elapsed().as_secs_f64())
+        } else {
+            None
+        };
+        costs.push(MethodCost {
+            method: name.clone(),
+            per_test: Stats::of(&per_test),
+            fine_tune: (!fine.is_empty()).then(|| Stats::of(&fine)),
+            computation: (!comp.is_empty()).then(|| Stats::of(&comp)),
+            batched_seconds,
+            peak_rss_mib: peak_mib(),
+        });
+    }
+    println!(
+        "| method | per test point, mean ± sd (s) | min-max (s) | {} test points in one call (s) | peak RSS (MiB) |",
+        n_tests
+    );
+    println!("|---|---|---|---|---|");
+    for c in &costs {
+        let split = match (&c.fine_tune, &c.computation) {
+            (Some(f), Some(p)) => {
+                format!(" (fine-tune {:.2} ± {:.2} + computation {:.3} ± {:.3})", f.mean, f.sd, p.mean, p.sd)
+            }
+            _ => String::new(),
+        };
+        println!(
+            "| `{}` | {:.2} ± {:.2}{split} | {:.2}-{:.2} | {} | {} |",
+            c.method,
+            c.per_test.mean,
+            c.per_test.sd,
+            c.per_test.min,
+            c.per_test.max,
+            c.batched_seconds.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into()),
+            c.peak_rss_mib.map(|m| format!("{m:.0}")).unwrap_or_else(|| "-".into())
+        );
+    }
+    let find = |m: &str| costs.iter().find(|c| c.method == m);
+    if let (Some(i), Some(r)) = (find("influence"), find("representer")) {
+        println!(
+            "\nInfluence function / representer points, per test point: {:.1}x (the 2018 paper, CIFAR-10: 267.08 / (7.09 + 0.10) = 37x)",
+            i.per_test.mean / r.per_test.mean
+        );
+    }
+    if let Some(p) = &args.json {
+        let text = serde_json::to_string_pretty(&costs)?;
+        genrep::models::write_atomic(p, text.as_bytes())?;
+    }
+    Ok(())
+}
