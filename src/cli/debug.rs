@@ -1,14 +1,13 @@
 //! `genrep debug`: dataset debugging with flipped labels (Yeh et al. 2018, Section 4.1).
 
 use super::data::TaskArgs;
+use super::progress::Bars;
 use anyhow::Context as _;
 use clap::Args;
 use genrep::data::DataDir;
 use genrep::experiments::debug::{debug_markdown, run_debug, write_debug, DebugConfig};
-use genrep::experiments::Monitor;
 use genrep::models::parse_device;
 use genrep::trainer::{OptimizerConfig, TrainConfig};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `genrep debug`.
@@ -48,33 +47,6 @@ pub struct DebugArgs {
     pub out: PathBuf,
 }
 
-struct Bars(ProgressBar);
-
-impl Monitor for Bars {
-    fn note(&self, message: &str) {
-        if self.0.is_hidden() {
-            eprintln!("{message}");
-        } else {
-            self.0.println(message);
-        }
-    }
-    fn stage(&self, what: &str, total: usize) {
-        if self.0.is_hidden() {
-            eprintln!("{what}");
-        }
-        self.0.reset();
-        self.0.set_length(total as u64);
-        self.0.set_message(what.to_string());
-    }
-    fn tick(&self) {
-        self.0.inc(1);
-    }
-    fn position(&self, done: usize, total: usize) {
-        self.0.set_length(total as u64);
-        self.0.set_position(done as u64);
-    }
-}
-
 /// Runs `genrep debug`.
 pub fn run(args: DebugArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     let (task, task_options) = args.task.resolve()?;
@@ -102,12 +74,7 @@ pub fn run(args: DebugArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     let device = parse_device(&args.device)?;
     let data = DataDir::resolve(data_dir)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
-            .context("progress bar template")?,
-    );
-    let monitor = Bars(bar);
+    let monitor = Bars::new()?;
     let report = run_debug(&cfg, &data, &device, &args.device, &args.out, &monitor)?;
     monitor.0.finish_and_clear();
     write_debug(&args.out, &report)?;

@@ -1,14 +1,13 @@
 //! `genrep experiment`: deletion diagnostics (DEL, AUC-DEL) and Table 1 of Tsai et al. (2023).
 
+use super::progress::Bars;
 use anyhow::Context as _;
 use clap::Args;
 use genrep::data::DataDir;
 use genrep::experiments::{
-    dedup, read_dir_rows, run as run_grid, summarize, write_report, Dataset, ExperimentConfig, Monitor, RunOptions,
-    Shard,
+    dedup, read_dir_rows, run as run_grid, summarize, write_report, Dataset, ExperimentConfig, RunOptions, Shard,
 };
 use genrep::models::parse_device;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `genrep experiment`.
@@ -57,36 +56,6 @@ pub struct ExperimentArgs {
     /// Only (re)write the report from the rows already in --out.
     #[arg(long)]
     pub report_only: bool,
-}
-
-struct Bars {
-    bar: ProgressBar,
-}
-
-impl Monitor for Bars {
-    fn note(&self, message: &str) {
-        // Without a terminal (batch jobs, CI logs) the bar is hidden and so is println.
-        if self.bar.is_hidden() {
-            eprintln!("{message}");
-        } else {
-            self.bar.println(message);
-        }
-    }
-    fn stage(&self, what: &str, total: usize) {
-        if self.bar.is_hidden() {
-            eprintln!("{what} ({total})");
-        }
-        self.bar.reset();
-        self.bar.set_length(total as u64);
-        self.bar.set_message(what.to_string());
-    }
-    fn tick(&self) {
-        self.bar.inc(1);
-    }
-    fn position(&self, done: usize, total: usize) {
-        self.bar.set_length(total as u64);
-        self.bar.set_position(done as u64);
-    }
 }
 
 /// The experiment the arguments describe: the preset, then the overrides.
@@ -168,15 +137,10 @@ pub fn run(args: ExperimentArgs, data_dir: Option<&Path>) -> anyhow::Result<()> 
         device_name: args.device.clone(),
         data: DataDir::resolve(data_dir)?,
     };
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
-            .context("progress bar template")?,
-    );
-    let monitor = Bars { bar };
+    let monitor = Bars::new()?;
     let start = std::time::Instant::now();
     let summary = run_grid(&cfg, &opts, &monitor)?;
-    monitor.bar.finish_and_clear();
+    monitor.0.finish_and_clear();
     eprintln!(
         "shard {}: trained {} nets, {} explanations, {} retrainings ({} rows were already done) in {:.1}s",
         args.shard,

@@ -6,6 +6,7 @@ mod data;
 mod debug;
 mod experiment;
 mod explain;
+mod progress;
 mod sensitivity;
 mod train;
 

@@ -17,6 +17,7 @@ use crate::error::{ExperimentError, Result};
 use crate::rows::{read_rows, Key, Row, RowStore};
 use burn::prelude::Device;
 use genrep_data::{DataDir, Task};
+use genrep_explain::importance::softmax_rows;
 use genrep_explain::{explain, subset, Checkpoints, Context, Method};
 use genrep_models::{write_atomic, Model, ModelSpec};
 use genrep_trainer::{evaluate, fit, predict_logits, train_run, try_init_seeded, FitOptions, RunConfig, RunDir};
@@ -309,7 +310,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                         method: name.to_string(),
                         class: a.explained_class,
                         score: row[a.explained_class] as f64,
-                        prob: softmax(row)[a.explained_class],
+                        prob: softmax_rows(row, c)[a.explained_class],
                         order,
                         efficiency_residual: Some(a.efficiency_residual()).filter(|v| v.is_finite()),
                         seconds: per_test,
@@ -392,7 +393,7 @@ fn retrain(
     let outcome = fit(model, &task.train, None, train_cfg, &fo, &mut [])?;
     let logits = predict_logits(&outcome.model, &subset(&task.test, &[w.test]), 1, device);
     let s_new = logits[w.class] as f64;
-    let p_new = softmax(&logits)[w.class];
+    let p_new = softmax_rows(&logits, logits.len())[w.class];
     Ok(Row::Del {
         net: seed,
         test: w.test,
@@ -404,12 +405,4 @@ fn retrain(
         del_prob: p_new - w.p_old,
         seconds: start.elapsed().as_secs_f64(),
     })
-}
-
-/// softmax of one row of logits, in f64.
-fn softmax(row: &[f32]) -> Vec<f64> {
-    let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-    let e: Vec<f64> = row.iter().map(|&v| (v as f64 - m).exp()).collect();
-    let z: f64 = e.iter().sum();
-    e.into_iter().map(|v| v / z).collect()
 }

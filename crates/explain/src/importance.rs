@@ -100,7 +100,8 @@ pub fn refit_last_layer(
     Ok((alpha, theta, report))
 }
 
-fn softmax_rows(logits: &[f32], c: usize) -> Vec<f64> {
+/// Row-wise softmax of `[n, C]` logits, in f64 (max-subtracted).
+pub fn softmax_rows(logits: &[f32], c: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(logits.len());
     for row in logits.chunks(c) {
         let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;

@@ -364,13 +364,7 @@ impl LastLayerInfluenceKernel {
         let ll = LastLayerKernel::new(model, train, test, batch_size);
         let c = ll.num_classes;
         let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
-        let logits = predict_logits(model, train, batch_size, &device);
-        let mut probs = Vec::with_capacity(logits.len());
-        for row in logits.chunks(c) {
-            let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-            let z: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
-            probs.extend(row.iter().map(|&v| (v as f64 - m).exp() / z));
-        }
+        let probs = crate::importance::softmax_rows(&predict_logits(model, train, batch_size, &device), c);
         Self { ll, probs, damping }
     }
 

@@ -14,15 +14,7 @@ use rayon::prelude::*;
 
 fn probs<M: Classifier>(model: &M, train: &Examples, batch_size: usize) -> Vec<f64> {
     let device = model.devices().first().cloned().unwrap_or_else(burn::prelude::Device::flex);
-    let c = model.num_classes();
-    let logits = predict_logits(model, train, batch_size, &device);
-    let mut out = Vec::with_capacity(logits.len());
-    for row in logits.chunks(c) {
-        let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-        let z: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
-        out.extend(row.iter().map(|&v| (v as f64 - m).exp() / z));
-    }
-    out
+    crate::importance::softmax_rows(&predict_logits(model, train, batch_size, &device), model.num_classes())
 }
 
 /// Representer importance of every training point for its own label (Yeh et al. 2018,

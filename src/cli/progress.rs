@@ -1,0 +1,46 @@
+//! A progress bar that reports long library work ([`Monitor`]), and still logs notes and
+//! stages line by line when there is no terminal (batch jobs, CI logs), where indicatif hides it.
+
+use anyhow::Context as _;
+use genrep::experiments::Monitor;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// The CLI's [`Monitor`].
+pub struct Bars(pub ProgressBar);
+
+impl Bars {
+    /// A bar with position, elapsed time, ETA and the stage as its message.
+    pub fn new() -> anyhow::Result<Self> {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
+                .context("progress bar template")?,
+        );
+        Ok(Self(bar))
+    }
+}
+
+impl Monitor for Bars {
+    fn note(&self, message: &str) {
+        if self.0.is_hidden() {
+            eprintln!("{message}");
+        } else {
+            self.0.println(message);
+        }
+    }
+    fn stage(&self, what: &str, total: usize) {
+        if self.0.is_hidden() {
+            eprintln!("{what} ({total})");
+        }
+        self.0.reset();
+        self.0.set_length(total as u64);
+        self.0.set_message(what.to_string());
+    }
+    fn tick(&self) {
+        self.0.inc(1);
+    }
+    fn position(&self, done: usize, total: usize) {
+        self.0.set_length(total as u64);
+        self.0.set_position(done as u64);
+    }
+}
