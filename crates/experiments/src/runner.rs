@@ -319,13 +319,16 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                 }
             }
             for &t in ts {
-                let Some(Row::Ranking { class, score, prob, order, .. }) = store
+                let ranking = store
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .get(&Key::Ranking(seed, t, name.to_string()))
-                    .cloned()
-                else {
-                    unreachable!("ranking rows were just written")
+                    .cloned();
+                let Some(Row::Ranking { class, score, prob, order, .. }) = ranking else {
+                    return Err(ExperimentError::config(
+                        "methods",
+                        format!("{name} returned no explanation for test point {t} of net {seed}"),
+                    ));
                 };
                 for &k in &ks {
                     if !has(&Key::Del(seed, t, name.to_string(), k)) {
