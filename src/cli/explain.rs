@@ -55,6 +55,18 @@ pub struct ExplainArgs {
     /// Seed of the random baseline and the Hessian subsample.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Solve influence systems by LiSSA instead of conjugate gradient.
+    #[arg(long)]
+    pub lissa: bool,
+    /// LiSSA recursion depth.
+    #[arg(long, default_value_t = 200)]
+    pub lissa_depth: usize,
+    /// LiSSA scale: must exceed the largest eigenvalue of the damped Hessian.
+    #[arg(long, default_value_t = 50.0)]
+    pub lissa_scale: f64,
+    /// LiSSA minibatch size (drawn from the Hessian sample).
+    #[arg(long, default_value_t = 64)]
+    pub lissa_batch: usize,
 }
 
 fn with_index(path: &Path, index: usize, many: bool) -> PathBuf {
@@ -131,6 +143,12 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         damping: args.damping,
         hessian_sample: args.hessian_sample,
         seed: args.seed,
+        lissa: args.lissa.then_some(genrep::explain::solve::LissaOptions {
+            depth: args.lissa_depth,
+            scale: args.lissa_scale,
+            batch: args.lissa_batch,
+            repeats: 1,
+        }),
         ..ExplainOptions::default()
     };
     let bar = ProgressBar::new(task.train.len() as u64);
@@ -158,10 +176,15 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     }
     for (t, r) in diag.cg.iter().enumerate() {
         eprintln!(
-            "influence CG (test {t}): {} iterations, relative residual {:.2e}{}",
+            "influence {} (test {t}): {} iterations, relative residual {:.2e}{}",
+            if args.lissa { "LiSSA" } else { "CG" },
             r.iterations,
             r.relative_residual,
-            if r.converged { "" } else { " (NOT converged: raise the damping or the iteration cap)" }
+            match (r.converged, args.lissa) {
+                (true, _) => "",
+                (false, false) => " (NOT converged: raise the damping or the iteration cap)",
+                (false, true) => " (NOT converged: raise --lissa-depth or the damping)",
+            }
         );
     }
     let names = &task.class_names;

@@ -130,10 +130,12 @@ pub enum Preconditioner {
         damping: f64,
         /// Training indices the Hessian averages over.
         hessian_sample: Vec<usize>,
-        /// CG relative-residual tolerance.
+        /// CG relative-residual tolerance (LiSSA: the residual it reports against).
         tol: f64,
         /// CG iteration cap.
         max_iter: usize,
+        /// Solve by LiSSA with these settings instead of conjugate gradient.
+        lissa: Option<crate::solve::LissaOptions>,
     },
 }
 
@@ -267,14 +269,33 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
         let g = weighted_output_grad(&self.model, self.test, t.index, &e);
         match &self.precondition {
             Preconditioner::Identity => Ok(g),
-            Preconditioner::Influence { hessian, damping, hessian_sample, tol, max_iter } => {
+            Preconditioner::Influence { hessian, damping, hessian_sample, tol, max_iter, lissa } => {
                 let theta_norm = flat_values(&self.model).iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
                 let b: Vec<f64> = g.iter().map(|&x| x as f64).collect();
                 let apply = |v: &[f64]| match hessian {
                     HessianKind::GaussNewton => self.gnvp(v, *damping, hessian_sample, theta_norm),
                     HessianKind::FiniteDifference => self.hvp(v, *damping, hessian_sample, theta_norm),
                 };
-                let (u, report) = conjugate_gradient(apply, &b, *tol, *max_iter)?;
+                let (u, report) = match lissa {
+                    None => conjugate_gradient(apply, &b, *tol, *max_iter)?,
+                    Some(opts) => {
+                        // Minibatch j: a seeded draw (without replacement) from the Hessian sample.
+                        let minibatch = |j: usize| -> Vec<usize> {
+                            use rand::SeedableRng;
+                            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x11554 ^ j as u64);
+                            let m = opts.batch.min(hessian_sample.len()).max(1);
+                            rand::seq::index::sample(&mut rng, hessian_sample.len(), m)
+                                .into_iter()
+                                .map(|k| hessian_sample[k])
+                                .collect()
+                        };
+                        let part = |v: &[f64], j: usize| match hessian {
+                            HessianKind::GaussNewton => self.gnvp(v, *damping, &minibatch(j), theta_norm),
+                            HessianKind::FiniteDifference => self.hvp(v, *damping, &minibatch(j), theta_norm),
+                        };
+                        crate::solve::lissa(part, apply, &b, opts, *tol)?
+                    }
+                };
                 self.cg_reports.borrow_mut().push(report);
                 Ok(u.iter().map(|&x| x as f32).collect())
             }

@@ -127,6 +127,9 @@ pub struct ExplainOptions {
     pub cg_tol: f64,
     /// CG iteration cap.
     pub cg_max_iter: usize,
+    /// Solve influence systems by LiSSA with these settings instead of conjugate gradient.
+    #[serde(default)]
+    pub lissa: Option<crate::solve::LissaOptions>,
     /// Relative gradient tolerance of the NTK surrogate fit (`surrogate:ntk-final`).
     #[serde(default = "default_surrogate_tol")]
     pub surrogate_tol: f64,
@@ -149,6 +152,7 @@ impl Default for ExplainOptions {
             hessian_sample: 1000,
             cg_tol: 1e-3,
             cg_max_iter: 50,
+            lissa: None,
             surrogate_tol: default_surrogate_tol(),
             surrogate_max_iter: default_surrogate_max_iter(),
             seed: 0,
@@ -293,6 +297,7 @@ pub fn explain<M: Classifier>(
                         hessian_sample: sample,
                         tol: opts.cg_tol,
                         max_iter: opts.cg_max_iter,
+                        lissa: opts.lissa,
                     };
                     let kern = GradientKernel::new(ctx.model.clone(), ctx.train, ctx.test, pre, "inf-final");
                     let out = kern.contract(&alpha, &tests, progress)?;

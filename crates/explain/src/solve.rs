@@ -213,3 +213,66 @@ pub fn soft_cross_entropy(z: &[f64], targets: &[f64], c: usize) -> (f64, Vec<f64
     }
     (loss, dz)
 }
+
+/// Settings of LiSSA (Agarwal, Bullins & Hazan 2017; the influence-function solver of Koh &
+/// Liang 2017): `u_0 = b`, `u_j = b + u_{j-1} - (H_j + damping I) u_{j-1} / scale` with `H_j`
+/// the curvature on a fresh minibatch, and `H^{-1} b ~ u_depth / scale`, averaged over
+/// `repeats` runs. It converges when `scale` exceeds the largest eigenvalue of `H + damping I`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LissaOptions {
+    /// Recursion depth per repeat.
+    pub depth: usize,
+    /// Scale (an upper bound on the curvature's spectrum).
+    pub scale: f64,
+    /// Minibatch size of each curvature product.
+    pub batch: usize,
+    /// Independent repeats averaged.
+    pub repeats: usize,
+}
+
+impl Default for LissaOptions {
+    fn default() -> Self {
+        Self { depth: 200, scale: 50.0, batch: 64, repeats: 1 }
+    }
+}
+
+/// Solves `(H + damping I) u = b` by LiSSA ([`LissaOptions`]). `apply(v, j)` returns the
+/// damped curvature product on minibatch number `j` (the caller draws the minibatches);
+/// `full(v)` returns it on the whole sample and is called once at the end to report the
+/// relative residual `|A u - b| / |b|` (`converged` means it is at most `tol`).
+pub fn lissa(
+    mut apply: impl FnMut(&[f64], usize) -> Vec<f64>,
+    full: impl FnOnce(&[f64]) -> Vec<f64>,
+    b: &[f64],
+    opts: &LissaOptions,
+    tol: f64,
+) -> Result<(Vec<f64>, CgReport)> {
+    if !(opts.scale.is_finite() && opts.scale > 0.0) || opts.depth == 0 || opts.repeats == 0 || opts.batch == 0 {
+        return Err(ExplainError::Numeric(format!(
+            "LiSSA needs depth, repeats and batch >= 1 and a positive scale (got {opts:?})"
+        )));
+    }
+    let mut total = vec![0.0; b.len()];
+    let mut step = 0;
+    for _ in 0..opts.repeats {
+        let mut u = b.to_vec();
+        for _ in 0..opts.depth {
+            let hu = apply(&u, step);
+            step += 1;
+            for ((ui, bi), hi) in u.iter_mut().zip(b).zip(&hu) {
+                *ui = bi + *ui - hi / opts.scale;
+            }
+            if u.iter().any(|v| !v.is_finite()) {
+                return Err(ExplainError::Numeric(format!(
+                    "LiSSA diverged after {step} steps: raise the scale above the largest curvature eigenvalue (now {})",
+                    opts.scale
+                )));
+            }
+        }
+        total.iter_mut().zip(&u).for_each(|(t, v)| *t += v / (opts.scale * opts.repeats as f64));
+    }
+    let r = full(&total);
+    let bnorm = dot(b, b).sqrt().max(1e-300);
+    let res = r.iter().zip(b).map(|(a, c)| (a - c) * (a - c)).sum::<f64>().sqrt() / bnorm;
+    Ok((total, CgReport { iterations: step, relative_residual: res, converged: res <= tol }))
+}

@@ -598,3 +598,35 @@ fn sensitivity_map_matches_finite_differences_of_the_representer_value() {
     assert!(rel(fd, an) < 1e-3, "finite difference {fd} vs autodiff {an}");
     assert!(genrep_explain::sensitivity::representer_sensitivity(&model, &train, 6, &test, 1, a).is_err());
 }
+
+#[test]
+fn lissa_agrees_with_a_dense_solve_and_reports_divergence() {
+    // A = M M^T / n + 0.5 I (eigenvalues in [0.5, ~3]); the recursion contracts the error by
+    // (1 - 0.5 / scale) per step: scale 4 and 300 steps leave ~4e-18.
+    let n = 10;
+    let mut r = lcg(12);
+    let m: Vec<f64> = (0..n * n).map(|_| r() as f64).collect();
+    let mut a = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            a[i * n + j] =
+                (0..n).map(|k| m[i * n + k] * m[j * n + k]).sum::<f64>() / n as f64 + if i == j { 0.5 } else { 0.0 };
+        }
+    }
+    let b: Vec<f64> = (0..n).map(|_| r() as f64).collect();
+    let apply = |v: &[f64]| -> Vec<f64> { (0..n).map(|i| (0..n).map(|j| a[i * n + j] * v[j]).sum()).collect() };
+    let opts = genrep_explain::solve::LissaOptions { depth: 300, scale: 4.0, batch: 1, repeats: 2 };
+    let (u, rep) = genrep_explain::solve::lissa(|v, _| apply(v), apply, &b, &opts, 1e-8).unwrap();
+    assert!(rep.converged, "{rep:?}");
+    assert_eq!(rep.iterations, 600);
+    let mut l = a.clone();
+    cholesky(&mut l, n).unwrap();
+    let w = cholesky_solve(&l, n, &b);
+    for (x, y) in u.iter().zip(&w) {
+        assert!((x - y).abs() < 1e-9, "lissa {x} vs cholesky {y}");
+    }
+    // A scale below the largest eigenvalue makes the recursion blow up: a clear error.
+    let bad = genrep_explain::solve::LissaOptions { depth: 5000, scale: 0.1, batch: 1, repeats: 1 };
+    let err = genrep_explain::solve::lissa(|v, _| apply(v), apply, &b, &bad, 1e-8).unwrap_err().to_string();
+    assert!(err.contains("diverged"), "{err}");
+}
