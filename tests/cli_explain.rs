@@ -132,3 +132,38 @@ fn explain_errors_are_clear() {
     assert!(!out.status.success() && err.contains("config.json"), "{err}");
     std::fs::remove_dir_all(&tmp).ok();
 }
+
+#[test]
+fn misclassified_points_get_one_png_each() {
+    let Some(dir) = data_dir() else { return };
+    let tmp = std::env::temp_dir().join(format!("genrep-cli-explain-wrong-{}", std::process::id()));
+    let run = tmp.join("run");
+    let out = genrep()
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["train", "--task", "mnist:3-vs-8", "--train-per-class", "60", "--test-per-class", "100"])
+        .args(["--epochs", "1", "--batch-size", "20", "--out"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let png = tmp.join("wrong.png");
+    let out = explain(
+        &dir,
+        &run,
+        &["--misclassified", "2", "--method", "representer", "--top", "3", "--png", png.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // One block per explained point, each a misclassified one, each with its own PNG.
+    let heads: Vec<&str> = stdout.lines().filter(|l| l.starts_with("test #")).collect();
+    assert_eq!(heads.len(), 2, "{stdout}");
+    for h in heads {
+        let index: usize = h["test #".len()..].split_whitespace().next().unwrap().parse().unwrap();
+        let (label, pred) = (h.split("label ").nth(1).unwrap(), h.split("predicted ").nth(1).unwrap());
+        assert_ne!(label.split(',').next(), pred.split(')').next(), "not misclassified: {h}");
+        let img = image::open(tmp.join(format!("wrong-{index}.png"))).unwrap();
+        assert!(img.width() > 100, "{h}");
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+}
