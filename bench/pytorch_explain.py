@@ -469,7 +469,8 @@ def gauss_newton_op(model, xs, damping, mode):
     """v -> (G + damping I) v, G = (1/m) sum_i J_i^T (diag(p_i) - p_i p_i^T) J_i over xs
     (chunks of 256 as in genrep). mode: 'jvp' (exact J v by forward-mode torch.func.jvp, then
     J^T u by one backward), 'double-backward' (exact J v by the double-backward trick), 'fd'
-    (genrep's central difference of logits, eps = 1e-3 max(|theta|, 1) / |v|)."""
+    (genrep's central difference of logits, eps = 1e-5 max(|theta|, 1) / |v|, GN_FD_STEP in
+    crates/explain/src/kernel.rs; it was 1e-3 before commit c69c20c)."""
     params = params_of(model)
     plist = [p for _, p in model.named_parameters()]
     m = len(xs)
@@ -483,7 +484,7 @@ def gauss_newton_op(model, xs, damping, mode):
         v = v64.float()
         out = damping * v64.clone()
         tan = unflat(v, params)
-        eps = 1e-3 * max(theta_norm, 1.0) / vnorm
+        eps = 1e-5 * max(theta_norm, 1.0) / vnorm
         for s in range(0, m, 256):
             xb = xs[s : s + 256]
             if mode == "jvp":
