@@ -236,6 +236,20 @@ fn gauss_solve(mut a: Vec<f64>, mut b: Vec<f64>, n: usize) -> Vec<f64> {
     x
 }
 
+/// Theorem 3.1's identity for every test point and class: `sum_i phi(x_i -> x_t)` through the
+/// kernel equals the head's logit `Theta^T phi_t` to 1e-4 relative (or 1e-6 absolute near 0).
+fn assert_representer_identity(ll: &LastLayerKernel, alpha: &[f64], theta: &[f64], tests: usize, c: usize) {
+    for t in 0..tests {
+        for class in 0..c {
+            let ft = &ll.test[t * ll.dim..(t + 1) * ll.dim];
+            let direct: f64 = (0..ll.dim).map(|j| ft[j] * theta[j * c + class]).sum();
+            let phi = ll.contract(alpha, &[TestPoint { index: t, class }], &mut |_, _| {}).unwrap();
+            let total: f64 = phi[0].iter().sum();
+            assert!(rel(total, direct) < 1e-4 || (total - direct).abs() < 1e-6, "t={t} c={class}: {total} vs {direct}");
+        }
+    }
+}
+
 #[test]
 fn representer_identity_holds_at_the_refit_stationary_point() {
     // Theorem 3.1 (Yeh et al. 2018): Theta^T phi_t = sum_i alpha_i phi_i^T phi_t.
@@ -252,15 +266,7 @@ fn representer_identity_holds_at_the_refit_stationary_point() {
     // |grad| <= 1e-8 (f64 round-off floors near 1e-9 here): the identity error is |grad|/(2 lambda) |phi_t|.
     assert!(report.grad_norm <= 1e-8, "stationary point not reached: {report:?}");
     eprintln!("surrogate fit: {report:?}");
-    for t in 0..4 {
-        for class in 0..3 {
-            let ft = &ll.test[t * ll.dim..(t + 1) * ll.dim];
-            let direct: f64 = (0..ll.dim).map(|j| ft[j] * theta[j * 3 + class]).sum();
-            let phi = ll.contract(&alpha, &[TestPoint { index: t, class }], &mut |_, _| {}).unwrap();
-            let total: f64 = phi[0].iter().sum();
-            assert!(rel(total, direct) < 1e-4 || (total - direct).abs() < 1e-6, "t={t} c={class}: {total} vs {direct}");
-        }
-    }
+    assert_representer_identity(&ll, &alpha, &theta, 4, 3);
 }
 
 #[test]
@@ -506,15 +512,7 @@ fn last_layer_l2_training_gives_an_exact_representer_decomposition() {
     );
     assert!(report.grad_norm <= 1e-8, "stationary point not reached: {report:?}");
     assert!(moved < 0.5 * moved_without, "the penalty did not bring the head near the stationary point");
-    for t in 0..5 {
-        for class in 0..3 {
-            let ft = &ll.test[t * ll.dim..(t + 1) * ll.dim];
-            let direct: f64 = (0..ll.dim).map(|j| ft[j] * theta[j * 3 + class]).sum();
-            let phi = ll.contract(&alpha, &[TestPoint { index: t, class }], &mut |_, _| {}).unwrap();
-            let total: f64 = phi[0].iter().sum();
-            assert!(rel(total, direct) < 1e-4 || (total - direct).abs() < 1e-6, "t={t} c={class}: {total} vs {direct}");
-        }
-    }
+    assert_representer_identity(&ll, &alpha, &theta, 5, 3);
 }
 
 #[test]
