@@ -216,22 +216,26 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                 opts.shard.owns(pair - 1)
             })
             .collect();
-        let todo = |m: &str, t: usize| ks.iter().any(|&k| !has(&Key::Del(seed, t, m.to_string(), k)));
+        // Deletion rows still missing for (method, test point); methods with any are pending.
+        let missing = |m: &str, t: usize| ks.iter().filter(|&&k| !has(&Key::Del(seed, t, m.to_string(), k))).count();
+        let mut left = 0;
         let pending: Vec<(&String, &Method, Vec<usize>)> = methods
             .iter()
-            .map(|(name, m)| (name, m, tests.iter().copied().filter(|&t| todo(name, t)).collect::<Vec<_>>()))
+            .map(|(name, m)| {
+                let ts: Vec<usize> = tests
+                    .iter()
+                    .copied()
+                    .filter(|&t| {
+                        let n = missing(name, t);
+                        left += n;
+                        n > 0
+                    })
+                    .collect();
+                (name, m, ts)
+            })
             .filter(|(_, _, ts)| !ts.is_empty())
             .collect();
-        let total = tests.len() * methods.len() * ks.len();
-        let left: usize = pending
-            .iter()
-            .map(|(n, _, ts)| {
-                ts.iter()
-                    .map(|&t| ks.iter().filter(|&&k| !has(&Key::Del(seed, t, n.to_string(), k))).count())
-                    .sum::<usize>()
-            })
-            .sum();
-        summary.skipped += total - left;
+        summary.skipped += tests.len() * methods.len() * ks.len() - left;
         if pending.is_empty() {
             continue;
         }
