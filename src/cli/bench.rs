@@ -33,6 +33,8 @@ pub enum BenchCommand {
     Train(TrainBenchArgs),
     /// Cost of explaining a test point per method on a trained run (the 2018 cost table).
     Explain(super::bench_explain::ExplainBenchArgs),
+    /// Per-example gradient contractions/s: the batch-1 loop against the model's fast path.
+    Grads(super::bench_grads::GradsBenchArgs),
 }
 
 /// Arguments of `genrep bench train`.
@@ -78,6 +80,7 @@ pub fn run(cmd: BenchCommand, data_dir: Option<&Path>) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Train(args) => train(args, data_dir),
         BenchCommand::Explain(args) => super::bench_explain::run(args, data_dir),
+        BenchCommand::Grads(args) => super::bench_grads::run(args, data_dir),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_explain;
+mod bench_grads;
 mod data;
 mod debug;
 mod experiment;

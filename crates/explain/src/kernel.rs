@@ -170,18 +170,18 @@ pub struct GradientKernel<'a, M: Classifier> {
     pub label: String,
     /// CG reports of the last contraction (influence only), one per test point.
     pub cg_reports: std::cell::RefCell<Vec<CgReport>>,
-    /// Use the model's batched per-example gradients ([`Classifier::per_example_grads`]) when
-    /// it has them. Off by default: on VisionCnn (flex, 2 cores) the batched path measured
-    /// about 2x *slower* in CPU time than one batch-1 backward per example (65 s vs 31 s for
-    /// 11,982 examples), because the per-example conv weight gradients cost as much as the
-    /// backward pass itself; see docs/PERFORMANCE.md.
+    /// Use the model's batched per-example gradient contractions
+    /// ([`Classifier::per_example_dots`]) when it has them (the default); `false` forces one
+    /// batch-1 backward pass per example. Both are exact and agree to f32 round-off (oracle
+    /// test); `genrep bench grads` measures the fast path at 1.6-1.8x the batch-1 loop on the
+    /// vision CNNs and 6.6x (one test vector) to 11x (ten) on TextCnn; see docs/PERFORMANCE.md.
     pub batched: bool,
 }
 
 impl<'a, M: Classifier> GradientKernel<'a, M> {
     /// A gradient kernel of `model` on the two splits.
     pub fn new(model: M, train: &'a Examples, test: &'a Examples, precondition: Preconditioner, label: &str) -> Self {
-        Self { model, train, test, precondition, label: label.into(), cg_reports: Default::default(), batched: false }
+        Self { model, train, test, precondition, label: label.into(), cg_reports: Default::default(), batched: true }
     }
 
     /// Gradient of the mean training loss over `sample` at the given model.
@@ -353,10 +353,10 @@ impl<M: Classifier> Kernel for GradientKernel<'_, M> {
                 .collect();
             let x = Input::gather(self.train, chunk, &plain);
             let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [chunk.len(), c]), &plain);
-            let fast = if self.batched { self.model.per_example_grads(&x, &wt) } else { None };
+            let fast = if self.batched { self.model.per_example_dots(&x, &wt, &vt) } else { None };
             match fast {
-                Some(g) => {
-                    let s = g.matmul(vt.clone()).into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+                Some(s) => {
+                    let s = s.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
                     for (r, &i) in chunk.iter().enumerate() {
                         for t in 0..tests.len() {
                             out[t][i] = scales[r] * s[r * tests.len() + t] as f64;

@@ -12,7 +12,7 @@ use genrep_explain::{
     grads::weighted_output_grad, Attribution, GradientKernel, Kernel, LastLayerInfluenceKernel, LastLayerKernel,
     Polarity, Preconditioner, TestPoint,
 };
-use genrep_models::{Classifier, Input, ModelSpec, VisionCnnConfig};
+use genrep_models::{Classifier, Input, ModelSpec, TextCnnConfig, VisionCnnConfig};
 use genrep_trainer::{fit, try_init_seeded, FitOptions, TrainConfig};
 use proptest::prelude::*;
 
@@ -422,6 +422,7 @@ fn batched_per_example_gradients_match_the_batch_one_path() {
     let tests = [TestPoint { index: 1, class: 2 }];
     let alpha: Vec<f64> = w.iter().map(|&v| v as f64 * 1e-3).collect();
     let mut k = GradientKernel::new(model.clone(), &ex, &ex, Preconditioner::Identity, "ntk");
+    k.batched = false;
     let slow_phi = k.contract(&alpha, &tests, &mut |_, _| {}).unwrap();
     k.batched = true;
     let fast_phi = k.contract(&alpha, &tests, &mut |_, _| {}).unwrap();
@@ -433,6 +434,87 @@ fn batched_per_example_gradients_match_the_batch_one_path() {
         let norm = slow.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
         let err = slow.iter().zip(&fast[i * p..(i + 1) * p]).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt();
         assert!(err / norm < 1e-4, "example {i}: relative error {}", err / norm);
+    }
+}
+
+/// `per_example_dots` against the batch-1 autodiff path: `<g_i(w_i), v_t>` for random output
+/// weights and random parameter-space vectors, relative to `|g_i| |v_t|`.
+fn assert_dots_match_batch_one<M: Classifier>(model: &M, ex: &Examples, tests: usize, seed: u64) {
+    let c = model.num_classes();
+    let n = ex.len();
+    let p = flat_values(model).len();
+    let mut r = lcg(seed);
+    let w: Vec<f32> = (0..n * c).map(|_| r()).collect();
+    let v: Vec<f32> = (0..p * tests).map(|_| r()).collect();
+    let idx: Vec<usize> = (0..n).collect();
+    let x = Input::gather(ex, &idx, &Device::flex());
+    let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [n, c]), &Device::flex());
+    let vt = Tensor::<2>::from_data(TensorData::new(v.clone(), [tests, p]), &Device::flex()).transpose();
+    let s = model.per_example_dots(&x, &wt, &vt).expect("the model has a fast path");
+    assert_eq!(s.dims(), [n, tests]);
+    let s = s.into_data().try_to_vec::<f32>().unwrap();
+    let mut largest = 0.0f64;
+    for i in 0..n {
+        let g = weighted_output_grad(model, ex, i, &w[i * c..(i + 1) * c]);
+        let gn = dot(&g, &g).sqrt();
+        for t in 0..tests {
+            let vt = &v[t * p..(t + 1) * p];
+            let exact = dot(&g, vt);
+            let err = (exact - s[i * tests + t] as f64).abs() / (gn * dot(vt, vt).sqrt());
+            assert!(
+                err < 1e-5,
+                "example {i}, vector {t}: batch-1 {exact} vs fast {} (relative {err:e})",
+                s[i * tests + t]
+            );
+            largest = largest.max(exact.abs() / (gn * dot(vt, vt).sqrt()));
+        }
+    }
+    // Not vacuous: some products are far above the error bound.
+    assert!(largest > 1e-3, "all products are tiny ({largest:e})");
+}
+
+fn tokens(n: usize, len: usize, vocab: usize, classes: usize, seed: u64) -> Examples {
+    let mut r = lcg(seed);
+    let ids: Vec<u32> = (0..n * len).map(|_| ((r() + 0.5) * vocab as f32) as u32 % vocab as u32).collect();
+    let labels = (0..n).map(|i| ids[i * len] as usize % classes).collect();
+    Examples {
+        inputs: Inputs::Tokens { seq_len: len, ids, vocab_size: vocab },
+        labels,
+        source_index: (0..n).collect(),
+        texts: None,
+    }
+}
+
+#[test]
+fn per_example_dots_match_the_batch_one_path_for_both_models() {
+    // VisionCnn (padding 1 exercised by kernel 3) and TextCnn (embedding rows of repeated tokens
+    // accumulate; the max over time routes the gradient), each trained a little first so that
+    // ReLUs, pools and maxima are in a generic state.
+    let cfg = TrainConfig { epochs: 2, batch_size: 3, checkpoint_every_epoch: false, ..TrainConfig::default() };
+    let ex = images(6, 8, 3, 51);
+    let spec =
+        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 5], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 3) });
+    let model = try_init_seeded(&Device::flex(), 52, |d| spec.init(d)).unwrap();
+    let model = fit(model, &ex, None, &cfg, &FitOptions::new(Device::flex()), &mut []).unwrap().model;
+    assert_dots_match_batch_one(&model, &ex, 3, 53);
+
+    let ex = tokens(6, 9, 13, 2, 54);
+    let spec = ModelSpec::TextCnn(TextCnnConfig { vocab_size: 13, embed_dim: 4, hidden: 5, kernel: 3, num_classes: 2 });
+    let model = try_init_seeded(&Device::flex(), 55, |d| spec.init(d)).unwrap();
+    let model = fit(model, &ex, None, &cfg, &FitOptions::new(Device::flex()), &mut []).unwrap().model;
+    assert_dots_match_batch_one(&model, &ex, 3, 56);
+    // The kernel contraction takes the fast path when asked and agrees with the batch-1 path.
+    let alpha: Vec<f64> = (0..6 * 2).map(|i| ((i * 7 % 5) as f64 - 2.0) * 1e-3).collect();
+    let tests = [TestPoint { index: 2, class: 1 }];
+    let mut k = GradientKernel::new(model.clone(), &ex, &ex, Preconditioner::Identity, "ntk");
+    k.batched = false;
+    let slow = k.contract(&alpha, &tests, &mut |_, _| {}).unwrap();
+    k.batched = true;
+    let fast = k.contract(&alpha, &tests, &mut |_, _| {}).unwrap();
+    let scale = slow[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(scale > 0.0);
+    for (a, b) in slow[0].iter().zip(&fast[0]) {
+        assert!((a - b).abs() < 1e-5 * scale, "batch-1 {a} vs batched {b}");
     }
 }
 
@@ -577,8 +659,8 @@ fn sensitivity_map_matches_finite_differences_of_the_representer_value() {
     assert_eq!(g.len(), 64);
     let value = |ex: &Examples| -> f64 {
         let m = model.valid();
-        let fi = m.features(&Input::gather(&train, &[2], &Device::flex())).into_data().to_vec::<f32>().unwrap();
-        let ft = m.features(&Input::gather(ex, &[1], &Device::flex())).into_data().to_vec::<f32>().unwrap();
+        let fi = m.features(&Input::gather(&train, &[2], &Device::flex())).into_data().try_to_vec::<f32>().unwrap();
+        let ft = m.features(&Input::gather(ex, &[1], &Device::flex())).into_data().try_to_vec::<f32>().unwrap();
         a * fi.iter().zip(&ft).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>()
     };
     let mut r = lcg(53);

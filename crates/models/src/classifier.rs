@@ -44,6 +44,17 @@ pub trait Classifier: Module {
         None
     }
 
+    /// Optional fast path for contracting per-example gradients with fixed parameter-space
+    /// vectors: for a batch `x`, output weights `w` (`[B, C]`) and `vt = [v_1 .. v_T]`
+    /// (`[p, T]`, parameters in visiting order), `Some(S)` with
+    /// `S[i, t] = < d/dtheta [ w_i . f(x_i) ], v_t >` (`[B, T]`). This is what kernel
+    /// contractions need, and it lets a model skip forming the `[B, p]` gradients (e.g. a sparse
+    /// embedding, whose per-example gradient touches only the rows of the tokens present). The
+    /// default multiplies [`Classifier::per_example_grads`] by `vt`; `None` means no fast path.
+    fn per_example_dots(&self, x: &Input, w: &Tensor<2>, vt: &Tensor<2>) -> Option<Tensor<2>> {
+        self.per_example_grads(x, w).map(|g| g.matmul(vt.clone()))
+    }
+
     /// A short description of the architecture and its shape, used to refuse loading weights
     /// into a different model (e.g. `vision-cnn(1x28x28, 32-64, k5, C=2)`).
     fn architecture(&self) -> String;

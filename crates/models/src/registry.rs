@@ -142,4 +142,11 @@ impl Classifier for Model {
             Self::TextCnn(m) => m.per_example_grads(x, w),
         }
     }
+
+    fn per_example_dots(&self, x: &Input, w: &Tensor<2>, vt: &Tensor<2>) -> Option<Tensor<2>> {
+        match self {
+            Self::VisionCnn(m) => m.per_example_dots(x, w, vt),
+            Self::TextCnn(m) => m.per_example_dots(x, w, vt),
+        }
+    }
 }

@@ -117,6 +117,70 @@ impl Classifier for TextCnn {
         &mut self.head
     }
 
+    /// Layer-wise per-example gradient contractions. With `E = embed(x)` (`[B, e, L]`),
+    /// `z1 = conv1(E)`, `a1 = relu(z1)`, `z2 = conv2(a1)`, `Phi = max_t relu(z2)`, the output
+    /// gradients `d2 = d(w.f)/dz2`, `d1 = d(w.f)/dz1`, `dE = d(w.f)/dE` come from one backward
+    /// pass (the batch dimension stays separate). Then
+    /// `dW2[i] = d2[i] U(a1[i])^T`, `dW1[i] = d1[i] U(E[i])^T` (`U` = im2col unfold over time),
+    /// biases `sum_t d[i]`, head `Phi(x_i) w_i^T` and `w_i`, all contracted with `vt`; the
+    /// embedding part is sparse, `sum_l < dE[i, :, l], v_emb[token_l] >`, gathered for the tokens
+    /// of each example, so no `[B, V e]` gradient is ever formed.
+    fn per_example_dots(&self, x: &Input, w: &Tensor<2>, vt: &Tensor<2>) -> Option<Tensor<2>> {
+        use burn::tensor::module::unfold4d;
+        use burn::tensor::ops::{PadMode, UnfoldOptions};
+        let Input::Tokens(tokens) = x else { return None };
+        let m = self.valid();
+        let tokens = tokens.clone().inner();
+        let w = w.clone().inner();
+        let vt = vt.clone().inner();
+        let [b, len] = tokens.dims();
+        let (v, e, k, c) = (self.config.vocab_size, self.config.embed_dim, self.config.kernel, self.config.num_classes);
+        let t = vt.dims()[1];
+        if vt.dims()[0] != self.config.num_params() || w.dims() != [b, c] {
+            return None;
+        }
+        let pad = k / 2;
+        // [B, ch, L] -> im2col [B, L, ch k] (zero-padded in time first; see VisionCnn).
+        let unfold = |x: Tensor<3>| {
+            let [bb, ch, l] = x.dims();
+            let x = x.reshape([bb, ch, 1, l]).pad([(0, 0), (pad, pad)], PadMode::Constant(0.0));
+            unfold4d(x, [1, k], UnfoldOptions::new([1, 1], [0, 0], [1, 1])).swap_dims(1, 2)
+        };
+        let emb = m.embedding.forward(tokens.clone()).swap_dims(1, 2); // [B, e, L]
+                                                                       // One forward and one backward pass on constant weights: the embedding output is a leaf
+                                                                       // (its gradient is dE) and zero "probe" leaves added to z1 and z2 give d1 and d2.
+        let ma = self.clone().no_grad();
+        let el = emb.clone().autodiff().require_grad();
+        let z1 = ma.conv1.forward(el.clone());
+        let p1 = z1.zeros_like().inner().autodiff().require_grad();
+        let a1 = relu(z1 + p1.clone());
+        let z2 = ma.conv2.forward(a1.clone());
+        let p2 = z2.zeros_like().inner().autodiff().require_grad();
+        let feats = relu(z2 + p2.clone()).max_dim(2).squeeze_dim::<2>(2);
+        let logits = ma.head.forward(feats.clone());
+        let grads = (logits * w.clone().autodiff()).sum().backward();
+        let (de, d1, d2) = (el.grad(&grads)?, p1.grad(&grads)?, p2.grad(&grads)?);
+        let (a1, feats) = (a1.inner(), feats.inner());
+
+        // Dense layers: per-example gradients [B, p_dense] in visiting order after the embedding.
+        let gw1 = d1.clone().matmul(unfold(emb)).reshape([b as i64, -1]);
+        let gb1 = d1.sum_dim(2).reshape([b as i64, -1]);
+        let gw2 = d2.clone().matmul(unfold(a1)).reshape([b as i64, -1]);
+        let gb2 = d2.sum_dim(2).reshape([b as i64, -1]);
+        let gwh = (feats.unsqueeze_dim::<3>(2) * w.clone().unsqueeze_dim::<3>(1)).reshape([b as i64, -1]);
+        let dense = Tensor::cat(vec![gw1, gb1, gw2, gb2, gwh, w], 1);
+        let ve = v * e;
+        let p = self.config.num_params();
+        debug_assert_eq!(dense.dims()[1], p - ve);
+        let mut s = dense.matmul(vt.clone().slice([ve..p, 0..t]));
+        // Embedding: rows of v_emb at the tokens, [B, L e, T], against dE as [B, 1, L e].
+        let vemb = vt.slice([0..ve, 0..t]).reshape([v, e * t]);
+        let rows = vemb.select(0, tokens.reshape([b * len])).reshape([b, len * e, t]);
+        let de = de.swap_dims(1, 2).reshape([b, 1, len * e]);
+        s = s + de.matmul(rows).reshape([b, t]);
+        Some(s)
+    }
+
     fn architecture(&self) -> String {
         let c = &self.config;
         format!("text-cnn(V={}, e={}, h={}, k{}, C={})", c.vocab_size, c.embed_dim, c.hidden, c.kernel, c.num_classes)

@@ -136,31 +136,38 @@ impl Classifier for VisionCnn {
 
     /// Layer-wise per-example gradients. With `z1 = conv1(x)`, `h1 = pool(relu(z1))`,
     /// `z2 = conv2(h1)`, `Phi = flatten(pool(relu(z2)))` and output gradients
-    /// `d2 = d(w.f)/dz2`, `d1 = d(w.f)/dz1` (two backward passes from leaf activations, which keep
-    /// the batch dimension separate): `dW2[i] = d2[i] U(h1[i])^T`, `db2[i] = sum_p d2[i]`,
-    /// `dW1[i] = d1[i] U(x[i])^T`, `db1[i] = sum_p d1[i]` (`U` = im2col unfold), and for the head
-    /// `dW[i] = Phi(x_i) w_i^T`, `db[i] = w_i`.
+    /// `d2 = d(w.f)/dz2`, `d1 = d(w.f)/dz1` (one forward and one backward pass with zero "probe"
+    /// leaves added to `z1` and `z2`, whose gradients are `d1` and `d2`; the weights are
+    /// constants, so no weight gradient is formed, and the batch dimension stays separate):
+    /// `dW2[i] = d2[i] U(h1[i])^T`, `db2[i] = sum_p d2[i]`, `dW1[i] = d1[i] U(x[i])^T`,
+    /// `db1[i] = sum_p d1[i]` (`U` = im2col unfold), and for the head `dW[i] = Phi(x_i) w_i^T`,
+    /// `db[i] = w_i`.
     fn per_example_grads(&self, x: &Input, w: &Tensor<2>) -> Option<Tensor<2>> {
         use burn::tensor::module::unfold4d;
-        use burn::tensor::ops::UnfoldOptions;
+        use burn::tensor::ops::{PadMode, UnfoldOptions};
         let Input::Images(x) = x else { return None };
-        let m = self.valid();
+        let m = self.clone().no_grad();
         let x = x.clone().inner();
         let w = w.clone().inner();
         let b = x.dims()[0];
         let (k, pad) = (self.config.kernel, self.config.kernel / 2);
-        let unfold = |t: Tensor<4>| unfold4d(t, [k, k], UnfoldOptions::new([1, 1], [pad, pad], [1, 1]));
-        let z1 = m.conv1.forward(x.clone());
-        let h1 = m.pool.forward(relu(z1.clone()));
+        // Zero-pad first, then unfold without padding: burn's unfold4d with padding falls back to
+        // a convolution with a one-hot [C k k, C, k, k] kernel (C k^2 times the cost of the
+        // layer's own convolution), while an unpadded unfold is a strided copy.
+        let unfold = |t: Tensor<4>| {
+            let t = t.pad([(pad, pad), (pad, pad)], PadMode::Constant(0.0));
+            unfold4d(t, [k, k], UnfoldOptions::new([1, 1], [0, 0], [1, 1]))
+        };
+        let z1 = m.conv1.forward(x.clone().autodiff());
+        let p1 = z1.zeros_like().inner().autodiff().require_grad();
+        let h1 = m.pool.forward(relu(z1 + p1.clone()));
         let z2 = m.conv2.forward(h1.clone());
-        let feats = m.pool.forward(relu(z2.clone())).flatten::<2>(1, 3);
-
-        let z2l = z2.autodiff().require_grad();
-        let logits = m.head.forward(m.pool.forward(relu(z2l.clone())).flatten::<2>(1, 3));
-        let d2 = z2l.grad(&(logits * w.clone()).sum().backward())?;
-        let z1l = z1.autodiff().require_grad();
-        let z2b = m.conv2.forward(m.pool.forward(relu(z1l.clone())));
-        let d1 = z1l.grad(&(z2b * d2.clone()).sum().backward())?;
+        let p2 = z2.zeros_like().inner().autodiff().require_grad();
+        let feats = m.pool.forward(relu(z2 + p2.clone())).flatten::<2>(1, 3);
+        let logits = m.head.forward(feats.clone());
+        let grads = (logits * w.clone().autodiff()).sum().backward();
+        let (d1, d2) = (p1.grad(&grads)?, p2.grad(&grads)?);
+        let (h1, feats) = (h1.inner(), feats.inner());
 
         let [_, o1, h, wd] = d1.dims();
         let d1 = d1.reshape([b, o1, h * wd]);
