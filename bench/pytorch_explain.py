@@ -41,12 +41,10 @@ Usage (see bench/README.md):
 
 import argparse
 import csv
-import gzip
 import json
 import math
 import os
 import resource
-import statistics
 import struct
 import sys
 import time
@@ -56,6 +54,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_common import VisionCnn, read_idx, stats  # noqa: E402
 from torch.func import functional_call, grad, jvp, vmap
 
 # Harmless notices: Captum sets requires_grad on the inputs itself; torch.func's JVP rules
@@ -196,16 +197,6 @@ def _selftest_chacha():
 MNIST_MEAN, MNIST_STD = np.float32(0.1307), np.float32(0.3081)
 
 
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    (magic,) = struct.unpack(">I", raw[:4])
-    ndim = magic & 0xFF
-    if magic >> 8 != 0x08:
-        sys.exit(f"{path}: not an unsigned-byte IDX file (magic {magic:#x})")
-    dims = struct.unpack(">" + "I" * ndim, raw[4 : 4 + 4 * ndim])
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
 
 def select_classes(labels, classes, cap, rng):
     """genrep_data::task::select_classes: per task class (in task order), all its indices in
@@ -249,25 +240,7 @@ def build_task(data_dir, cfg):
 # ---------------------------------------------------------------------------------------------
 
 
-class VisionCnn(nn.Module):
-    """conv5x5 'same' -> relu -> maxpool2 -> conv5x5 'same' -> relu -> maxpool2 -> flatten ->
-    linear head (crates/models/src/vision_cnn.rs)."""
 
-    def __init__(self, num_classes, in_channels=1, height=28, width=28, channels=(32, 64), kernel=5):
-        super().__init__()
-        pad = kernel // 2
-        self.conv1 = nn.Conv2d(in_channels, channels[0], kernel, padding=pad)
-        self.conv2 = nn.Conv2d(channels[0], channels[1], kernel, padding=pad)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.head = nn.Linear(channels[1] * (height // 4) * (width // 4), num_classes)
-
-    def features(self, x):
-        x = self.pool(F.relu(self.conv1(x)))
-        x = self.pool(F.relu(self.conv2(x)))
-        return torch.flatten(x, 1)
-
-    def forward(self, x):
-        return self.head(self.features(x))
 
 
 def model_from_config(cfg):
@@ -636,14 +609,7 @@ RUNNERS = {
 # ---------------------------------------------------------------------------------------------
 
 
-def stats(xs):
-    return {
-        "median": statistics.median(xs),
-        "mean": statistics.fmean(xs),
-        "sd": statistics.stdev(xs) if len(xs) > 1 else 0.0,
-        "min": min(xs),
-        "max": max(xs),
-    }
+
 
 
 def reset_peak():

@@ -14,31 +14,21 @@ Usage (see bench/README.md for the set-up):
 """
 
 import argparse
-import gzip
 import json
 import os
 import statistics
-import struct
 import sys
 import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_common import VisionCnn, read_idx, stats  # noqa: E402
 
 MEAN, STD = 0.1307, 0.3081
 
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    magic, = struct.unpack(">I", raw[:4])
-    ndim = magic & 0xFF
-    if magic >> 8 != 0x08:
-        sys.exit(f"{path}: not an unsigned-byte IDX file (magic {magic:#x})")
-    dims = struct.unpack(">" + "I" * ndim, raw[4 : 4 + 4 * ndim])
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def load_mnist(data_dir, task, split="train"):
@@ -58,29 +48,10 @@ def load_mnist(data_dir, task, split="train"):
     return x[:, None, :, :], y, len(classes)
 
 
-class VisionCnn(nn.Module):
-    def __init__(self, num_classes, in_channels=1, height=28, width=28, channels=(32, 64), kernel=5):
-        super().__init__()
-        pad = kernel // 2
-        self.conv1 = nn.Conv2d(in_channels, channels[0], kernel, padding=pad)
-        self.conv2 = nn.Conv2d(channels[0], channels[1], kernel, padding=pad)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.head = nn.Linear(channels[1] * (height // 4) * (width // 4), num_classes)
-
-    def forward(self, x):
-        x = self.pool(F.relu(self.conv1(x)))
-        x = self.pool(F.relu(self.conv2(x)))
-        return self.head(torch.flatten(x, 1))
 
 
-def stats(xs):
-    return {
-        "median": statistics.median(xs),
-        "mean": statistics.fmean(xs),
-        "sd": statistics.stdev(xs) if len(xs) > 1 else 0.0,
-        "min": min(xs),
-        "max": max(xs),
-    }
+
+
 
 
 def run_epoch(model, opt, x, y, batch_size, gen):
