@@ -136,20 +136,26 @@ fn dot8(a: &[f64], b: &[f64]) -> f64 {
     acc.iter().sum::<f64>() + tail
 }
 
+/// Logits of a linear head on fixed features, `z_i = Theta^T phi_i` (`feats` `[n, dim]`
+/// row-major, `theta` `[dim, C]` row-major, bias row included when `phi_i` ends in 1): `[n, C]`.
+pub fn linear_logits(feats: &[f64], dim: usize, theta: &[f64], c: usize) -> Vec<f64> {
+    use rayon::prelude::*;
+    let d = dim.max(1);
+    // Class-major copy of Theta, so each logit is one contiguous dot product.
+    let theta_t: Vec<f64> = (0..c).flat_map(|k| (0..d).map(move |j| theta[j * c + k])).collect();
+    let mut z = vec![0.0; feats.len() / d * c];
+    z.par_chunks_mut(c.max(1)).zip(feats.par_chunks(d)).for_each(|(zi, phi)| {
+        for (k, zk) in zi.iter_mut().enumerate() {
+            *zk = dot8(phi, &theta_t[k * d..(k + 1) * d]);
+        }
+    });
+    z
+}
+
 impl Objective<'_> {
     /// `Z = Phi Theta`, `[n, C]`.
     fn logits(&self, theta: &[f64]) -> Vec<f64> {
-        use rayon::prelude::*;
-        let (d, c) = (self.dim, self.c);
-        // Class-major copy of Theta, so each logit is one contiguous dot product.
-        let theta_t: Vec<f64> = (0..c).flat_map(|k| (0..d).map(move |j| theta[j * c + k])).collect();
-        let mut z = vec![0.0; self.n * c];
-        z.par_chunks_mut(c).zip(self.feats.par_chunks(d)).for_each(|(zi, phi)| {
-            for (k, zk) in zi.iter_mut().enumerate() {
-                *zk = dot8(phi, &theta_t[k * d..(k + 1) * d]);
-            }
-        });
-        z
+        linear_logits(self.feats, self.dim, theta, self.c)
     }
 
     /// `(F, grad F, dL_i/dz_i)` at `theta`.

@@ -377,14 +377,8 @@ pub fn representer_alpha<M: Classifier>(
     let head = head_matrix(&ctx.model);
     // The model's training logits are its head applied to the features just computed
     // (`f(x_i) = Theta^T [Phi(x_i); 1]`): no second forward pass over the training set.
-    let (d, n) = (ll.dim, ctx.train.len());
-    let logits: Vec<f32> = (0..n)
-        .flat_map(|i| {
-            let phi = &ll.train[i * d..(i + 1) * d];
-            let head = &head;
-            (0..c).map(move |k| (0..d).map(|j| phi[j] * head[j * c + k]).sum::<f64>() as f32)
-        })
-        .collect();
+    let logits: Vec<f32> =
+        crate::importance::linear_logits(&ll.train, ll.dim, &head, c).into_iter().map(|z| z as f32).collect();
     let (alpha, theta, report) = surrogate_last_layer(&ll.train, ll.dim, &logits, c, opts.lambda, head, 1e-6, 5000)?;
     Ok((alpha, theta, report, ll))
 }
