@@ -176,8 +176,14 @@ fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     anyhow::ensure!(args.reps > 0, "--reps must be at least 1");
     let devices: Vec<(String, Device)> =
         args.device.iter().map(|d| Ok((d.clone(), parse_device(d)?))).collect::<anyhow::Result<_>>()?;
-    let task_args =
-        TaskArgs { task: args.task.clone(), train_per_class: None, test_per_class: Some(1), seed: 0, seq_len: 128 };
+    let task_args = TaskArgs {
+        task: args.task.clone(),
+        train_per_class: None,
+        test_per_class: Some(1),
+        seed: 0,
+        seq_len: 128,
+        balance_train: false,
+    };
     let (spec, options) = task_args.resolve()?;
     let dir = DataDir::resolve(data_dir)?;
     let task = genrep::data::build_task(&dir, &spec, &options)?;

@@ -37,6 +37,10 @@ pub struct TaskArgs {
     /// Token sequence length for text tasks.
     #[arg(long, default_value_t = 128)]
     pub seq_len: usize,
+    /// Class-balance the training set: cap every class at the smallest class's count (e.g.
+    /// toxicity, 8.6% toxic, where plain training predicts the majority class).
+    #[arg(long)]
+    pub balance_train: bool,
 }
 
 impl TaskArgs {
@@ -48,6 +52,7 @@ impl TaskArgs {
             test_per_class: self.test_per_class,
             seed: self.seed,
             seq_len: self.seq_len,
+            balance_train: self.balance_train,
             ..TaskOptions::default()
         };
         options.validate()?;

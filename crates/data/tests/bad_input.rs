@@ -164,6 +164,32 @@ fn a_real_layout_with_a_corrupt_file_is_reported() {
     std::fs::remove_dir_all(&tmp).ok();
 }
 
+#[test]
+fn balancing_caps_at_the_smallest_class_and_an_absent_class_is_an_error() {
+    let opts = genrep_data::TaskOptions { balance_train: true, ..Default::default() };
+    let labels = [0u8, 1, 1, 1, 2, 2];
+    assert_eq!(opts.train_cap(&labels, &[1, 2]), Some(2));
+    assert_eq!(opts.train_cap(&labels, &[0, 1, 2]), Some(1));
+    let capped = genrep_data::TaskOptions { train_per_class: Some(1), ..opts.clone() };
+    assert_eq!(capped.train_cap(&labels, &[1, 2]), Some(1));
+    let plain = genrep_data::TaskOptions::default();
+    assert_eq!(plain.train_cap(&labels, &[1, 2]), None, "off by default");
+
+    // MNIST files holding only digits 1 and 2: balancing 1-vs-3 leaves nothing to train on.
+    let tmp = std::env::temp_dir().join(format!("genrep-balance-{}", std::process::id()));
+    std::fs::create_dir_all(tmp.join("mnist")).unwrap();
+    for split in ["train", "t10k"] {
+        std::fs::write(tmp.join(format!("mnist/{split}-images-idx3-ubyte")), idx_images(2, 28, 28, 2 * 784)).unwrap();
+        std::fs::write(tmp.join(format!("mnist/{split}-labels-idx1-ubyte")), idx_labels(&[1, 2])).unwrap();
+    }
+    let spec: TaskSpec = "mnist:1-vs-3".parse().unwrap();
+    let e = msg(task::build(&DataDir::at(&tmp), &spec, &opts).unwrap_err());
+    assert!(e.contains("mnist:1-vs-3") && e.contains("no training examples"), "{e}");
+    let t = task::build(&DataDir::at(&tmp), &spec, &plain).unwrap();
+    assert_eq!(t.train.class_counts(2), vec![1, 0], "without balancing the one digit 1 is kept");
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
 

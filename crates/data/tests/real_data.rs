@@ -105,4 +105,13 @@ fn text_tasks_tokenise_to_fixed_length() {
     assert_eq!(tr[0] + te[0] + tr[1] + te[1], 2266);
     assert_eq!(tr[1] + te[1], 195);
     assert_eq!(te[1], 39, "20% of 195 toxic comments held out");
+    // Balanced: every non-toxic comment beyond the 156 toxic ones is dropped from training only,
+    // and the toxic ones (and the test split) are the same as without balancing.
+    let opts = TaskOptions { balance_train: true, ..TaskOptions::default() };
+    let bal = task::build(&dir, &"toxicity".parse().unwrap(), &opts).unwrap();
+    assert_eq!(bal.train.class_counts(2), vec![156, 156]);
+    assert_eq!(bal.test.class_counts(2), te);
+    let opts = TaskOptions { balance_train: true, train_per_class: Some(100), ..TaskOptions::default() };
+    let capped = task::build(&dir, &"toxicity".parse().unwrap(), &opts).unwrap();
+    assert_eq!(capped.train.class_counts(2), vec![100, 100], "train_per_class below the minority count wins");
 }

@@ -154,9 +154,11 @@ pub fn markdown(report: &Report) -> String {
          deletion sizes k = {:?}; training: {} epochs, batch {}, plain SGD lr {}. \
          Network test accuracies: {}.\n",
         cfg.task,
-        match cfg.task_options.train_per_class {
-            Some(c) => format!("at most {c} training points per class"),
-            None => "all training points".into(),
+        match (cfg.task_options.train_per_class, cfg.task_options.balance_train) {
+            (Some(c), false) => format!("at most {c} training points per class"),
+            (Some(c), true) => format!("at most {c} training points per class, class-balanced"),
+            (None, false) => "all training points".into(),
+            (None, true) => "class-balanced: every class capped at the smallest one's count".into(),
         },
         cfg.nets,
         cfg.first_net_seed,
