@@ -148,7 +148,9 @@ impl ExperimentConfig {
                 match dataset {
                     // 312 balanced comments in batches of 16: 20 steps per epoch.
                     Dataset::Toxicity => 10,
-                    _ if text => 5,
+                    // AG News at lr 0.05: 5 epochs left net 1 in a spike (54.9% test after
+                    // 72.8% at epoch 4); at epoch 6 nets 1-3 are at 76.7-78.0% and stay there.
+                    Dataset::Agnews => 6,
                     _ => 2,
                 },
                 table1_methods(),
@@ -161,7 +163,13 @@ impl ExperimentConfig {
                 ))
             }
         };
-        let lr = if text { 0.1 } else { 0.05 };
+        // AG News at lr 0.1 oscillates in the last epochs (net 1: 78.3% test at epoch 4, 54.4%
+        // at epoch 5), so it trains at 0.05 on the quick preset (docs/EXPERIMENTS.md).
+        let lr = match (name, dataset) {
+            ("quick", Dataset::Agnews) => 0.05,
+            _ if text => 0.1,
+            _ => 0.05,
+        };
         // Text on the quick preset: 2,000 examples in batches of 64 for 3 epochs (94 SGD steps)
         // left the AG News CNN at chance (50.0% test); batches of 16 for 5 epochs (625 steps)
         // reach 79.6% (docs/EXPERIMENTS.md).
