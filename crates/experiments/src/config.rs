@@ -128,10 +128,11 @@ impl ExperimentConfig {
     ///
     /// - `smoke`: seconds to minutes on 2 cores, for CI: 100 training points per class,
     ///   4 epochs, 3 nets x 4 test points, tracking NTK-final and random only.
-    /// - `quick`: about an hour per dataset on a 2-core CPU: 1,000 training points per class,
-    ///   3 nets x 5 test points, all methods; images 2 epochs in batches of 64, text 5 epochs
-    ///   in batches of 16 (AG News cut to 64 tokens). Toxicity: the class-balanced training set (all 156 toxic comments
-    ///   of the partial file and as many non-toxic ones), 10 epochs.
+    /// - `quick`: 1.5-2.2 hours per dataset on a 2-core CPU (measured, docs/EXPERIMENTS.md):
+    ///   1,000 training points per class, 3 nets x 5 test points, all methods; images 2 epochs
+    ///   in batches of 64; text in batches of 16: AG News 6 epochs at lr 0.05, cut to 64
+    ///   tokens, Toxicity the class-balanced training set (all 156 toxic comments of the
+    ///   partial file and as many non-toxic ones), 10 epochs.
     ///
     /// Toxicity's training set is class-balanced on every preset (`balance_train`): trained on
     /// the file's 8.6% toxic share, the CNN predicts the majority class (docs/EXPERIMENTS.md).
