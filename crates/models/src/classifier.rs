@@ -1,5 +1,6 @@
 //! The seam for architectures: a feature map followed by a linear head.
 
+use crate::fast::FastNet;
 use crate::input::Input;
 use burn::module::Module;
 use burn::nn::Linear;
@@ -53,6 +54,14 @@ pub trait Classifier: Module {
     /// default multiplies [`Classifier::per_example_grads`] by `vt`; `None` means no fast path.
     fn per_example_dots(&self, x: &Input, w: &Tensor<2>, vt: &Tensor<2>) -> Option<Tensor<2>> {
         self.per_example_grads(x, w).map(|g| g.matmul(vt.clone()))
+    }
+
+    /// Optional fused CPU path ([`FastNet`]): the model's parameters copied into one flat
+    /// vector with exact forward, backward and forward-mode passes written for this
+    /// architecture. The trainer and the explanation kernels use it on CPU devices; `None` (the
+    /// default) keeps them on burn's generic autodiff path, which is exact for any architecture.
+    fn fast_net(&self) -> Option<Box<dyn FastNet>> {
+        None
     }
 
     /// A short description of the architecture and its shape, used to refuse loading weights

@@ -33,3 +33,10 @@ pub fn parse_device(name: &str) -> Result<Device> {
         }),
     }
 }
+
+/// True for the CPU devices whose computations run on this machine's cores through burn-flex
+/// (`cpu`/`flex`; with or without autodiff): where the models' fused CPU paths apply.
+/// `ndarray` answers false, so that it stays an independent cross-check of burn's own kernels.
+pub fn is_cpu(device: &Device) -> bool {
+    device.clone().inner() == Device::flex()
+}

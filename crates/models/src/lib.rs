@@ -8,7 +8,9 @@
 pub mod classifier;
 pub mod device;
 pub mod error;
+pub mod fast;
 pub mod input;
+pub mod params;
 pub mod registry;
 pub mod store;
 pub mod text_cnn;
@@ -17,6 +19,7 @@ pub mod vision_cnn;
 pub use classifier::Classifier;
 pub use device::{device_names, parse_device};
 pub use error::{ModelError, Result};
+pub use fast::FastNet;
 pub use input::Input;
 pub use registry::{Model, ModelSpec, MODEL_NAMES};
 pub use store::{load_weights, save_weights, write_atomic};

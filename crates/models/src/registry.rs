@@ -149,4 +149,11 @@ impl Classifier for Model {
             Self::TextCnn(m) => m.per_example_dots(x, w, vt),
         }
     }
+
+    fn fast_net(&self) -> Option<Box<dyn crate::FastNet>> {
+        match self {
+            Self::VisionCnn(m) => m.fast_net(),
+            Self::TextCnn(m) => m.fast_net(),
+        }
+    }
 }

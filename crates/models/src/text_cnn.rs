@@ -181,6 +181,10 @@ impl Classifier for TextCnn {
         Some(s)
     }
 
+    fn fast_net(&self) -> Option<Box<dyn crate::FastNet>> {
+        Some(Box::new(crate::fast::TextFast::new(&self.config, crate::params::flat_values(self))))
+    }
+
     fn architecture(&self) -> String {
         let c = &self.config;
         format!("text-cnn(V={}, e={}, h={}, k{}, C={})", c.vocab_size, c.embed_dim, c.hidden, c.kernel, c.num_classes)

@@ -181,6 +181,10 @@ impl Classifier for VisionCnn {
         Some(Tensor::cat(vec![gw1, gb1, gw2, gb2, gwh, w], 1))
     }
 
+    fn fast_net(&self) -> Option<Box<dyn crate::FastNet>> {
+        Some(Box::new(crate::fast::VisionFast::new(&self.config, crate::params::flat_values(self))))
+    }
+
     fn architecture(&self) -> String {
         let c = &self.config;
         format!(

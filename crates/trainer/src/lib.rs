@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod loss;
 pub mod observer;
+pub mod optimizer;
 pub mod run;
 pub mod schedule;
 pub mod trainer;
@@ -21,5 +22,5 @@ pub use error::{Result, TrainError};
 pub use observer::{StepInfo, StepObserver, TrainingRecord};
 pub use run::{train_run, RunConfig, RunDir};
 pub use trainer::{
-    evaluate, fit, init_seeded, predict_logits, try_init_seeded, EpochMetrics, FitOptions, TrainOutcome,
+    evaluate, fit, init_seeded, predict_logits, try_init_seeded, Engine, EpochMetrics, FitOptions, TrainOutcome,
 };

@@ -6,6 +6,7 @@ use crate::config::{OptimizerConfig, TrainConfig};
 use crate::error::{Result, TrainError};
 use crate::loss::{linear_surrogate, softmax_cross_entropy};
 use crate::observer::{StepInfo, StepObserver};
+use crate::optimizer::FlatOptimizer;
 use crate::schedule::{epoch_batches, exclusion_mask};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -13,7 +14,8 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use burn::store::ModuleSnapshot;
 use genrep_data::Examples;
-use genrep_models::{save_weights, Classifier, Input};
+use genrep_models::params::assign_flat;
+use genrep_models::{save_weights, Classifier, FastNet, Input};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -45,6 +47,29 @@ pub struct TrainOutcome<M> {
     pub steps: usize,
 }
 
+/// Which implementation computes training steps and predictions. Both are exact; they agree
+/// to float round-off (`tests/engines.rs`), and each is deterministic on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The model's fused CPU path ([`Classifier::fast_net`]) when it has one and the device is
+    /// the CPU (`flex`), burn otherwise. The default.
+    #[default]
+    Auto,
+    /// burn's generic autodiff path, on any device and for any architecture.
+    Burn,
+}
+
+impl Engine {
+    /// The fused path this engine uses for `model` on `device`, if any.
+    pub fn fast_net<M: Classifier>(self, model: &M, device: &Device) -> Option<Box<dyn FastNet>> {
+        match self {
+            Engine::Burn => None,
+            Engine::Auto if genrep_models::device::is_cpu(device) => model.fast_net(),
+            Engine::Auto => None,
+        }
+    }
+}
+
 /// Where and how [`fit`] runs besides the hyper-parameters.
 #[derive(Debug, Clone)]
 pub struct FitOptions {
@@ -56,12 +81,14 @@ pub struct FitOptions {
     pub checkpoint_dir: Option<PathBuf>,
     /// Evaluate the test split after every epoch (else only after the last).
     pub eval_every_epoch: bool,
+    /// Fused CPU path or burn (see [`Engine`]).
+    pub engine: Engine,
 }
 
 impl FitOptions {
     /// Defaults on `device`: no exclusions, no checkpoints, test evaluation after the last epoch.
     pub fn new(device: Device) -> Self {
-        Self { device, excluded: Vec::new(), checkpoint_dir: None, eval_every_epoch: false }
+        Self { device, excluded: Vec::new(), checkpoint_dir: None, eval_every_epoch: false, engine: Engine::Auto }
     }
 }
 
@@ -119,7 +146,14 @@ fn build_optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
 }
 
 /// Logits of every example of `examples`, computed in batches without autodiff: `[n, C]` row-major.
+/// On the CPU, models with a fused path ([`Engine::Auto`]) compute them there.
 pub fn predict_logits<M: Classifier>(model: &M, examples: &Examples, batch_size: usize, device: &Device) -> Vec<f32> {
+    if let Some(fast) = Engine::Auto.fast_net(model, device) {
+        if fast.check_inputs(examples).is_ok() {
+            let idx: Vec<usize> = (0..examples.len()).collect();
+            return fast.logits(examples, &idx);
+        }
+    }
     let model = model.valid();
     let plain = device.clone().inner();
     let mut out = Vec::with_capacity(examples.len() * model.num_classes());
@@ -146,8 +180,9 @@ pub fn evaluate<M: Classifier>(model: &M, examples: &Examples, batch_size: usize
 ///
 /// Each step: gather the batch (minus exclusions), forward, `L = (1/|B|) sum_i CE(f(x_i), y_i)`,
 /// report `dL_i/df(x_i)` to the observers, backward, optimiser update. Checkpoints `init`,
-/// `middle` (end of epoch `epochs/2`, or step `T/2` for a single epoch), `final`, and each epoch
-/// if `cfg.checkpoint_every_epoch`, are written atomically to `opts.checkpoint_dir`.
+/// `middle` (after step `floor(T/2)` of the `T` steps, the paper's "middle checkpoint (T/2)"),
+/// `final`, and each epoch if `cfg.checkpoint_every_epoch`, are written atomically to
+/// `opts.checkpoint_dir`. On the CPU, models with a fused path train on it ([`Engine`]).
 pub fn fit<M: Classifier + ModuleSnapshot>(
     mut model: M,
     train: &Examples,
@@ -170,8 +205,20 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
     let excluded = exclusion_mask(n, &opts.excluded)?;
     let plain = opts.device.clone().inner();
     let c = model.num_classes();
+    let mut fast = opts.engine.fast_net(&model, &opts.device);
+    if let Some(f) = &fast {
+        f.check_inputs(train)
+            .map_err(|what| TrainError::Config { field: "train", what: format!("the model expects {what}") })?;
+    }
     let mut optim = build_optimizer(cfg);
+    let mut flat_optim = FlatOptimizer::new(cfg);
+    let mut grad: Vec<f32> = Vec::new();
     let mut checkpoints = Vec::new();
+    // In fused mode the burn module is brought up to date only where it is read.
+    let sync = |model: M, fast: &Option<Box<dyn FastNet>>| match fast {
+        Some(f) => assign_flat(model, f.params()),
+        None => model,
+    };
     let save = |model: &M, kind: CheckpointKind, step: usize, epoch: usize, out: &mut Vec<Checkpoint>| -> Result<()> {
         if let Some(dir) = &opts.checkpoint_dir {
             out.push(write_checkpoint(model, dir, kind, step, epoch, cfg.lr)?);
@@ -180,22 +227,43 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
     };
     save(&model, CheckpointKind::Init, 0, 0, &mut checkpoints)?;
 
-    let batches_per_epoch = n.div_ceil(cfg.batch_size);
     let total = cfg.total_steps(n);
-    let middle_epoch = (cfg.epochs >= 2).then_some(cfg.epochs / 2);
+    // The middle checkpoint (T/2 in the paper's Table 1) is taken after step floor(T/2).
+    let middle_step = total / 2;
     let mut history = Vec::with_capacity(cfg.epochs);
     let mut step = 0;
     for epoch in 0..cfg.epochs {
         let start = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
-        for (b, full_batch) in epoch_batches(n, cfg.batch_size, cfg.seed, epoch).into_iter().enumerate() {
+        for full_batch in epoch_batches(n, cfg.batch_size, cfg.seed, epoch) {
             let batch: Vec<usize> = full_batch.into_iter().filter(|&i| !excluded[i]).collect();
             if !batch.is_empty() {
-                let x = Input::gather(train, &batch, &plain);
                 let labels: Vec<usize> = batch.iter().map(|&i| train.labels[i]).collect();
-                let logits = model.logits(&x);
-                let values = logits.to_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
-                let parts = softmax_cross_entropy(&values, &labels, c);
+                let scale = 1.0 / batch.len() as f32;
+                // Logits, then (burn) the graph to differentiate or (fused) the gradient itself.
+                let (parts, logits) = match fast.as_mut() {
+                    Some(f) => {
+                        grad.clear();
+                        grad.resize(f.params().len(), 0.0);
+                        let values = f.weighted_grad(
+                            train,
+                            &batch,
+                            None,
+                            &|r, row, _, out: &mut [f32]| {
+                                let d = softmax_cross_entropy(row, &labels[r..r + 1], c).dloss_dlogits;
+                                out.iter_mut().zip(d).for_each(|(o, g)| *o = g * scale);
+                            },
+                            &mut grad,
+                        );
+                        (softmax_cross_entropy(&values, &labels, c), None)
+                    }
+                    None => {
+                        let x = Input::gather(train, &batch, &plain);
+                        let logits = model.logits(&x);
+                        let values = logits.to_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+                        (softmax_cross_entropy(&values, &labels, c), Some(logits))
+                    }
+                };
                 if !parts.mean_loss.is_finite() {
                     return Err(TrainError::NonFinite { step, epoch, loss: parts.mean_loss });
                 }
@@ -212,26 +280,43 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
                 for o in observers.iter_mut() {
                     o.on_step(&info);
                 }
-                let scale = 1.0 / batch.len() as f32;
-                let weights: Vec<f32> = parts.dloss_dlogits.iter().map(|g| g * scale).collect();
-                let mut objective = linear_surrogate(logits, weights);
-                if cfg.last_layer_l2 > 0.0 {
-                    objective = objective + last_layer_penalty(&model, cfg.last_layer_l2);
+                match (fast.as_mut(), logits) {
+                    (Some(f), _) => {
+                        if cfg.last_layer_l2 > 0.0 {
+                            let lambda = cfg.last_layer_l2 as f32;
+                            let range = f.head_range();
+                            let theta = &f.params()[range.clone()];
+                            grad[range].iter_mut().zip(theta).for_each(|(g, t)| *g += 2.0 * lambda * t);
+                        }
+                        flat_optim.step(cfg.lr, f.params_mut(), &mut grad);
+                    }
+                    (None, Some(logits)) => {
+                        let weights: Vec<f32> = parts.dloss_dlogits.iter().map(|g| g * scale).collect();
+                        let mut objective = linear_surrogate(logits, weights);
+                        if cfg.last_layer_l2 > 0.0 {
+                            objective = objective + last_layer_penalty(&model, cfg.last_layer_l2);
+                        }
+                        let grads = objective.backward();
+                        let grads = GradientsParams::from_grads(grads, &model);
+                        model = optim.step(cfg.lr, model, grads);
+                    }
+                    (None, None) => unreachable!("the burn path keeps its logits"),
                 }
-                let grads = objective.backward();
-                let grads = GradientsParams::from_grads(grads, &model);
-                model = optim.step(cfg.lr, model, grads);
                 loss_sum += parts.mean_loss * batch.len() as f64;
                 correct += parts.correct;
                 seen += batch.len();
             }
             step += 1;
-            if cfg.epochs == 1 && b + 1 == batches_per_epoch / 2 {
+            if step == middle_step && total >= 2 {
+                model = sync(model, &fast);
                 save(&model, CheckpointKind::Middle, step, epoch, &mut checkpoints)?;
             }
         }
         let seconds = start.elapsed().as_secs_f64();
         let last = epoch + 1 == cfg.epochs;
+        if fast.is_some() && (last || opts.eval_every_epoch || cfg.checkpoint_every_epoch) {
+            model = sync(model, &fast);
+        }
         let test_accuracy = match test {
             Some(t) if opts.eval_every_epoch || last => Some(evaluate(&model, t, 256, &opts.device).1),
             _ => None,
@@ -244,9 +329,6 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
         history.push(EpochMetrics { epoch, train_loss, train_accuracy, test_accuracy, seconds });
         if cfg.checkpoint_every_epoch && !last {
             save(&model, CheckpointKind::Epoch(epoch + 1), step, epoch + 1, &mut checkpoints)?;
-        }
-        if middle_epoch == Some(epoch + 1) {
-            save(&model, CheckpointKind::Middle, step, epoch + 1, &mut checkpoints)?;
         }
     }
     debug_assert_eq!(step, total);
