@@ -71,6 +71,15 @@ fn relu_maxpool2_impl<const FMA: bool>(c: usize, h: usize, w: usize, z: &[f32], 
 /// `out[ch] = relu(max_t z[ch, t])` for `z` of shape `[c, l]`; `arg[ch]` is the flat index into
 /// `z` of the first maximum, or [`INACTIVE`].
 pub fn relu_max_time(c: usize, l: usize, z: &[f32], out: &mut [f32], arg: &mut [u32]) {
+    relu_max_time_mv(c, l, z, out, arg)
+}
+
+crate::simd::multiversion!(
+    fn relu_max_time_mv(c: usize, l: usize, z: &[f32], out: &mut [f32], arg: &mut [u32]) => relu_max_time_impl
+);
+
+#[inline(always)]
+fn relu_max_time_impl<const FMA: bool>(c: usize, l: usize, z: &[f32], out: &mut [f32], arg: &mut [u32]) {
     assert!(z.len() >= c * l && out.len() >= c && arg.len() >= c && l > 0, "relu_max_time: buffers");
     for ch in 0..c {
         let row = &z[ch * l..(ch + 1) * l];
@@ -111,13 +120,14 @@ pub fn relu(z: &[f32], a: &mut [f32]) {
     a.iter_mut().zip(z).for_each(|(a, &z)| *a = if z > 0.0 || z.is_nan() { z } else { 0.0 });
 }
 
-/// `d *= [z > 0]` elementwise: the ReLU's backward pass and its tangent.
-pub fn relu_mask(z: &[f32], d: &mut [f32]) {
-    d.iter_mut().zip(z).for_each(|(d, &z)| {
-        if z <= 0.0 {
-            *d = 0.0
-        }
-    });
+crate::simd::multiversion!(
+    /// `d *= [z > 0]` elementwise: the ReLU's backward pass and its tangent.
+    pub fn relu_mask(z: &[f32], d: &mut [f32]) => relu_mask_impl
+);
+
+#[inline(always)]
+fn relu_mask_impl<const FMA: bool>(z: &[f32], d: &mut [f32]) {
+    d.iter_mut().zip(z).for_each(|(d, &z)| *d = if z > 0.0 { *d } else { 0.0 });
 }
 
 #[cfg(test)]

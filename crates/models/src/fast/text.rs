@@ -5,9 +5,9 @@
 //! z2[c, l])` at `l = l_c`, `f = Wh^T phi + bh`.
 //!
 //! Backward for output weights `g`: the max over time keeps one position `l_c` per channel, so
-//! `dz2` has at most `h` non-zeros and `dW2[c, :] = dphi_c U(a1)[:, l_c]`,
-//! `U^T`-side `dcol2[:, l_c] += W2[c, :] dphi_c` cost `O(h^2 k)` instead of a product over all
-//! positions; then `da1 = U^T(dcol2)`, `dz1 = da1 [z1 > 0]`, `dW1 = dz1 U(E)^T`,
+//! `dz2` has at most `h` non-zeros and `dW2[c, :] = dphi_c R2[l_c, :]`,
+//! `dR2[l_c, :] += dphi_c W2[c, :]` (`R2 = U(a1)^T`, position-major) cost `O(h^2 k)` instead of a
+//! product over all positions; then `da1 = U^T(dR2)`, `dz1 = da1 [z1 > 0]`, `dW1 = dz1 U(E)^T`,
 //! `dE = U^T(W1^T dz1)`, and column `l` of `dE` is the gradient of embedding row `t_l` (a sparse
 //! table gradient: the `[V, e]` matrix is never formed).
 //!
@@ -18,9 +18,9 @@
 use super::{sink_dense_with, ExampleNet, GradSink, Table};
 use crate::text_cnn::TextCnnConfig;
 use genrep_data::{Examples, Inputs};
-use genrep_kernels::conv::{self, ConvShape};
+use genrep_kernels::conv::{self, ConvShape, SparseRows};
 use genrep_kernels::matmul::{matmul, View};
-use genrep_kernels::pool::{self, INACTIVE};
+use genrep_kernels::pool;
 use std::ops::Range;
 
 /// [`TextCnn`](crate::TextCnn)'s parameters as one flat vector, with its fused passes.
@@ -41,7 +41,7 @@ pub struct TextWs {
     col1: Vec<f32>,
     z1: Vec<f32>,
     a1: Vec<f32>,
-    col2: Vec<f32>,
+    rows2: Vec<f32>,
     z2: Vec<f32>,
     phi: Vec<f32>,
     arg: Vec<u32>,
@@ -49,12 +49,13 @@ pub struct TextWs {
     // tangents
     temb: Vec<f32>,
     tcol: Vec<f32>,
+    trows2: Vec<f32>,
     tz1: Vec<f32>,
     tphi: Vec<f32>,
     tlogits: Vec<f32>,
     // backward
     dphi: Vec<f32>,
-    dcol2: Vec<f32>,
+    drows2: SparseRows,
     da1: Vec<f32>,
     dcol1: Vec<f32>,
     demb: Vec<f32>,
@@ -101,7 +102,7 @@ impl TextFast {
         ws.col1.resize(s1.col_len(), 0.0);
         ws.z1.resize(s1.output_len(), 0.0);
         ws.a1.resize(s1.output_len(), 0.0);
-        ws.col2.resize(s2.col_len(), 0.0);
+        ws.rows2.resize(s2.col_len(), 0.0);
         ws.z2.resize(s2.output_len(), 0.0);
         ws.phi.resize(h, 0.0);
         ws.arg.resize(h, 0);
@@ -131,18 +132,19 @@ impl ExampleNet for TextFast {
             col1: Vec::new(),
             z1: Vec::new(),
             a1: Vec::new(),
-            col2: Vec::new(),
+            rows2: Vec::new(),
             z2: Vec::new(),
             phi: Vec::new(),
             arg: Vec::new(),
             logits: vec![0.0; self.cfg.num_classes],
             temb: Vec::new(),
             tcol: Vec::new(),
+            trows2: Vec::new(),
             tz1: Vec::new(),
             tphi: Vec::new(),
             tlogits: Vec::new(),
             dphi: Vec::new(),
-            dcol2: Vec::new(),
+            drows2: SparseRows::default(),
             da1: Vec::new(),
             dcol1: Vec::new(),
             demb: Vec::new(),
@@ -206,8 +208,8 @@ impl ExampleNet for TextFast {
         conv::im2col(&s1, &ws.emb, &mut ws.col1);
         conv::forward(&s1, &p[self.part(1)], Some(&p[self.part(2)]), &ws.col1, &mut ws.z1, false);
         pool::relu(&ws.z1, &mut ws.a1);
-        conv::im2col(&s2, &ws.a1, &mut ws.col2);
-        conv::forward(&s2, &p[self.part(3)], Some(&p[self.part(4)]), &ws.col2, &mut ws.z2, false);
+        conv::im2row(&s2, &ws.a1, &mut ws.rows2);
+        conv::forward_rows(&s2, &p[self.part(3)], &p[self.part(4)], &ws.rows2, &mut ws.z2);
         pool::relu_max_time(h, len, &ws.z2, &mut ws.phi, &mut ws.arg);
         let wh = &p[self.part(5)];
         ws.logits.copy_from_slice(&p[self.part(6)]);
@@ -216,7 +218,8 @@ impl ExampleNet for TextFast {
         let Some(v) = tangent else { return };
         assert_eq!(v.len(), p.len(), "TextFast: tangent length");
         ws.temb.resize(s1.input_len(), 0.0);
-        ws.tcol.resize(s2.col_len().max(s1.col_len()), 0.0);
+        ws.tcol.resize(s1.col_len(), 0.0);
+        ws.trows2.resize(s2.col_len(), 0.0);
         ws.tz1.resize(s1.output_len(), 0.0);
         ws.tphi.resize(h, 0.0);
         ws.tlogits.resize(c, 0.0);
@@ -225,23 +228,10 @@ impl ExampleNet for TextFast {
         conv::forward(&s1, &p[self.part(1)], Some(&v[self.part(2)]), &ws.tcol, &mut ws.tz1, false);
         conv::forward(&s1, &v[self.part(1)], None, &ws.col1, &mut ws.tz1, true);
         pool::relu_mask(&ws.z1, &mut ws.tz1);
-        conv::im2col(&s2, &ws.tz1, &mut ws.tcol);
-        let (w2, v2, c2) = (&p[self.part(3)], &v[self.part(3)], &v[self.part(4)]);
-        let rows = s2.col_rows();
-        for ch in 0..h {
-            let a = ws.arg[ch];
-            ws.tphi[ch] = if a == INACTIVE {
-                0.0
-            } else {
-                let l = a as usize - ch * len;
-                let (wr, vr) = (&w2[ch * rows..(ch + 1) * rows], &v2[ch * rows..(ch + 1) * rows]);
-                let mut acc = c2[ch];
-                for j in 0..rows {
-                    acc += wr[j] * ws.tcol[j * len + l] + vr[j] * ws.col2[j * len + l];
-                }
-                acc
-            };
-        }
+        // The second layer's tangent is needed at the kept positions only.
+        conv::im2row(&s2, &ws.tz1, &mut ws.trows2);
+        conv::forward_at(&s2, &p[self.part(3)], Some(&v[self.part(4)]), &ws.trows2, &ws.arg, &mut ws.tphi);
+        conv::forward_at(&s2, &v[self.part(3)], None, &ws.rows2, &ws.arg, &mut ws.tphi);
         ws.tlogits.copy_from_slice(&v[self.part(6)]);
         matmul(&mut ws.tlogits, c, View::rm(&ws.tphi, 1, h), View::rm(wh, h, c), true);
         matmul(&mut ws.tlogits, c, View::rm(&ws.phi, 1, h), View::rm(&v[self.part(5)], h, c), true);
@@ -282,49 +272,24 @@ impl ExampleNet for TextFast {
         let wh = &p[self.part(5)];
         ws.dphi.resize(h, 0.0);
         for (j, dp) in ws.dphi.iter_mut().enumerate() {
-            *dp = if ws.arg[j] == INACTIVE { 0.0 } else { (0..c).map(|k| wh[j * c + k] * g[k]).sum() };
+            *dp = if ws.arg[j] == pool::INACTIVE { 0.0 } else { (0..c).map(|k| wh[j * c + k] * g[k]).sum() };
         }
         // Second convolution: one kept position per channel.
-        let rows = s2.col_rows();
-        let (dphi, arg, col2) = (&ws.dphi, &ws.arg, &ws.col2);
+        ws.drows2.clear(&s2);
+        ws.bias.clear();
+        ws.bias.resize(h, 0.0);
+        let (dphi, arg, rows2, w2) = (&ws.dphi, &ws.arg, &ws.rows2, &p[self.part(3)]);
+        let (bias, drows2) = (&mut ws.bias, &mut ws.drows2);
         sink_dense_with(sink, self.off[3], s2.weight_len(), &mut ws.tmp, |t, acc| {
-            for ch in 0..h {
-                let dst = &mut t[ch * rows..(ch + 1) * rows];
-                if arg[ch] == INACTIVE {
-                    if !acc {
-                        dst.fill(0.0);
-                    }
-                    continue;
-                }
-                let l = arg[ch] as usize - ch * len;
-                let d = dphi[ch];
-                for (j, x) in dst.iter_mut().enumerate() {
-                    let v = d * col2[j * len + l];
-                    if acc {
-                        *x += v
-                    } else {
-                        *x = v
-                    }
-                }
+            if !acc {
+                t.fill(0.0);
             }
+            conv::backward_at(&s2, dphi, arg, rows2, w2, t, bias, Some(drows2));
         });
-        sink.dense(self.off[4], &ws.dphi);
-        ws.dcol2.clear();
-        ws.dcol2.resize(s2.col_len(), 0.0);
-        let w2 = &p[self.part(3)];
-        for ch in 0..h {
-            if ws.arg[ch] == INACTIVE || ws.dphi[ch] == 0.0 {
-                continue;
-            }
-            let l = ws.arg[ch] as usize - ch * len;
-            let d = ws.dphi[ch];
-            for (j, &w) in w2[ch * rows..(ch + 1) * rows].iter().enumerate() {
-                ws.dcol2[j * len + l] += w * d;
-            }
-        }
+        sink.dense(self.off[4], &ws.bias);
         ws.da1.clear();
         ws.da1.resize(s2.input_len(), 0.0);
-        conv::col2im_add(&s2, &ws.dcol2, &mut ws.da1);
+        ws.drows2.scatter_add(&s2, &mut ws.da1);
         pool::relu_mask(&ws.z1, &mut ws.da1);
         // First convolution.
         let (dz1, col1) = (&ws.da1, &ws.col1);
