@@ -32,9 +32,9 @@ pub struct ExplainBenchArgs {
     /// Also time one call that explains all the test points together.
     #[arg(long)]
     pub batched: bool,
-    /// Training examples the all-parameter Hessian averages over.
-    #[arg(long, default_value_t = 1000)]
-    pub hessian_sample: usize,
+    /// Training examples the all-parameter curvature averages over (default: all).
+    #[arg(long)]
+    pub hessian_sample: Option<usize>,
     /// Device (default: the run's).
     #[arg(long)]
     pub device: Option<String>,
@@ -96,7 +96,7 @@ pub fn run(args: ExplainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()
                 let start = Instant::now();
                 let (alpha, _, _, ll) = representer_alpha(&ctx, &opts)?;
                 let f = start.elapsed().as_secs_f64();
-                let point = ctx.test_points(&[t])?[0].0;
+                let point = ctx.test_points(&[t], opts.score)?[0].0;
                 let start = Instant::now();
                 let scores = ll.contract(&alpha, &[point], &mut |_, _| {})?;
                 let c = start.elapsed().as_secs_f64();

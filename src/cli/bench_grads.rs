@@ -67,7 +67,7 @@ pub fn run(args: GradsBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> 
     let labels = &train.labels;
     let alpha: Vec<f64> =
         (0..n).flat_map(|i| (0..c).map(move |k| if k == labels[i] { -1.0 } else { 1.0 / c as f64 })).collect();
-    let tests: Vec<TestPoint> = (0..args.tests).map(|i| TestPoint { index: i, class: 0 }).collect();
+    let tests: Vec<TestPoint> = (0..args.tests).map(|i| TestPoint::logit(i, 0)).collect();
     let mut kernel = GradientKernel::new(model.clone(), &train, &task.test, Preconditioner::Identity, "ntk-final");
     eprintln!(
         "{}: {} training examples x {} vectors, {} repetitions per path",

@@ -49,9 +49,14 @@ pub struct ExplainArgs {
     /// Hessian damping of influence kernels.
     #[arg(long, default_value_t = 0.01)]
     pub damping: f64,
-    /// Training examples the all-parameter Hessian averages over.
-    #[arg(long, default_value_t = 1000)]
-    pub hessian_sample: usize,
+    /// Training examples the all-parameter curvature averages over (default: all of them; a
+    /// seeded subsample of this size is faster but scores its members differently).
+    #[arg(long)]
+    pub hessian_sample: Option<usize>,
+    /// The scalar explained at each test point: `margin` (the predicted class's logit minus the
+    /// runner-up's, the paper's scalar for binary tasks) or `logit`.
+    #[arg(long, default_value = "margin", value_parser = parse_score)]
+    pub score: genrep::explain::ExplainedScore,
     /// Seed of the random baseline and the Hessian subsample.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -67,6 +72,15 @@ pub struct ExplainArgs {
     /// LiSSA minibatch size (drawn from the Hessian sample).
     #[arg(long, default_value_t = 64)]
     pub lissa_batch: usize,
+}
+
+/// Parses `--score`.
+pub fn parse_score(s: &str) -> Result<genrep::explain::ExplainedScore, String> {
+    match s {
+        "margin" => Ok(genrep::explain::ExplainedScore::Margin),
+        "logit" => Ok(genrep::explain::ExplainedScore::Logit),
+        other => Err(format!("`{other}`: expected margin or logit")),
+    }
 }
 
 fn with_index(path: &Path, index: usize, many: bool) -> PathBuf {
@@ -142,6 +156,7 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         lambda: args.lambda,
         damping: args.damping,
         hessian_sample: args.hessian_sample,
+        score: args.score,
         seed: args.seed,
         lissa: args.lissa.then_some(genrep::explain::solve::LissaOptions {
             depth: args.lissa_depth,

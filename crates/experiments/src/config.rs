@@ -212,7 +212,6 @@ impl ExperimentConfig {
             // per L-BFGS iteration: capped at 30 outside the paper preset (its fit residual is
             // in the report).
             explain: ExplainOptions {
-                hessian_sample: 500,
                 surrogate_max_iter: if name == "paper" { 100 } else { 30 },
                 ..ExplainOptions::default()
             },

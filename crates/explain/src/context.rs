@@ -20,13 +20,56 @@ pub struct Context<'a, M: Classifier> {
     pub batch_size: usize,
 }
 
-/// One explained test point: its index and the class whose logit is explained.
+/// One explained test point: its index and the scalar score explained, `s(x) = f_c(x)` (a
+/// logit) or `s(x) = f_c(x) - f_v(x)` (a logit margin against class `v`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TestPoint {
     /// Index into the test split.
     pub index: usize,
     /// Explained class (the model's prediction).
     pub class: usize,
+    /// The class the margin is taken against, or `None` to explain the logit `f_c` alone.
+    pub versus: Option<usize>,
+}
+
+impl TestPoint {
+    /// Explains the logit `f_class(x)` of test example `index`.
+    pub fn logit(index: usize, class: usize) -> Self {
+        Self { index, class, versus: None }
+    }
+
+    /// Explains the margin `f_class(x) - f_versus(x)` of test example `index`.
+    pub fn margin(index: usize, class: usize, versus: usize) -> Self {
+        Self { index, class, versus: Some(versus) }
+    }
+
+    /// Output weights `w` with `s(x) = w . f(x)`: `e_c`, or `e_c - e_v` for a margin.
+    pub fn weights(&self, num_classes: usize) -> Vec<f32> {
+        let mut w = vec![0.0; num_classes];
+        w[self.class] = 1.0;
+        if let Some(v) = self.versus {
+            w[v] = -1.0;
+        }
+        w
+    }
+
+    /// The explained score from a row of logits.
+    pub fn score(&self, logits: &[f32]) -> f64 {
+        logits[self.class] as f64 - self.versus.map_or(0.0, |v| logits[v] as f64)
+    }
+}
+
+/// Which scalar of the model is explained at a test point with predicted class `c`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExplainedScore {
+    /// The logit `f_c(x)`.
+    Logit,
+    /// The margin `f_c(x) - f_r(x)` against the runner-up class `r` (for two classes, the other
+    /// one): the paper's scalar `f` for a binary task. One logit of a two-logit softmax carries
+    /// half the margin plus a common mode that the loss never constrains; the margin does not.
+    #[default]
+    Margin,
 }
 
 impl<'a, M: Classifier> Context<'a, M> {
@@ -41,9 +84,9 @@ impl<'a, M: Classifier> Context<'a, M> {
         predict_logits(model, examples, self.batch_size, &device)
     }
 
-    /// Test points for `indices`, each explained at the model's predicted class, with their
-    /// explained scores `s(x) = f_c(x)`.
-    pub fn test_points(&self, indices: &[usize]) -> Result<Vec<(TestPoint, f64)>> {
+    /// Test points for `indices`, each explained at the model's predicted class `c` (the logit,
+    /// or the margin against the runner-up class), with their explained scores `s(x)`.
+    pub fn test_points(&self, indices: &[usize], score: ExplainedScore) -> Result<Vec<(TestPoint, f64)>> {
         let c = self.model.num_classes();
         let mut out = Vec::new();
         for &index in indices {
@@ -56,7 +99,20 @@ impl<'a, M: Classifier> Context<'a, M> {
         for (t, &index) in indices.iter().enumerate() {
             let row = &logits[t * c..(t + 1) * c];
             let class = row.iter().enumerate().fold(0, |b, (k, &v)| if v > row[b] { k } else { b });
-            out.push((TestPoint { index, class }, row[class] as f64));
+            let point = match score {
+                ExplainedScore::Margin if c >= 2 => {
+                    let runner_up = (0..c)
+                        .filter(|&k| k != class)
+                        .fold(None, |b: Option<usize>, k| match b {
+                            Some(b) if row[b] >= row[k] => Some(b),
+                            _ => Some(k),
+                        })
+                        .expect("two or more classes");
+                    TestPoint::margin(index, class, runner_up)
+                }
+                _ => TestPoint::logit(index, class),
+            };
+            out.push((point, point.score(row)));
         }
         Ok(out)
     }

@@ -24,6 +24,9 @@ pub struct SurrogateReport {
     pub grad_norm: f64,
     /// Mean |f_K(x_i) - f(x_i)| over training logits: how far the kernel machine is from the model.
     pub fit_residual: f64,
+    /// Whether the stopping rule (`|grad| <= tol * scale`) was met within the iteration cap.
+    #[serde(default)]
+    pub converged: bool,
 }
 
 /// Surrogate derivative with the last-layer kernel (Eqn 6 = representer points, Yeh et al.
@@ -96,7 +99,8 @@ pub fn refit_last_layer(
     let (theta, iterations) = (out.x, out.iterations);
     let (_, g, dz) = obj.eval(&theta);
     let alpha: Vec<f64> = dz.iter().map(|d| -d / (2.0 * lambda * n as f64)).collect();
-    let report = SurrogateReport { iterations, grad_norm: gnorm(&g), fit_residual: 0.0 };
+    let converged = gnorm(&g) <= tol * (2.0 * lambda * gnorm(&theta)).max(1.0);
+    let report = SurrogateReport { iterations, grad_norm: gnorm(&g), fit_residual: 0.0, converged };
     Ok((alpha, theta, report))
 }
 
@@ -208,15 +212,17 @@ impl Objective<'_> {
 /// parameter space, i.e. `f_K = sum_i alpha_i K(x_i, .)` in the RKHS of the NTK) to the model's
 /// own outputs by minimising
 /// `F(w) = (1/n) sum_i CE(J_i w, softmax(f(x_i))) + lambda |w|^2`
-/// with L-BFGS from `w = 0`. At a stationary point `w = sum_i J_i^T alpha_i` with
-/// `alpha_i = -(1/(2 lambda n)) dCE_i/dz_i` (the representer theorem), which is returned.
+/// with L-BFGS from `w = 0`, until `|grad F| <= tol * max(1e-3, 2 lambda |w|)`. At a stationary
+/// point `w = sum_i J_i^T alpha_i` with `alpha_i = -(1/(2 lambda n)) dCE_i/dz_i` (the representer
+/// theorem), which is returned.
 ///
-/// Each evaluation costs two forward passes and one backward pass over the training set:
-/// `J_i w` by a central difference of the outputs, `(f(theta + eps w) - f(theta - eps w)) / 2 eps`
-/// with `eps = cbrt(eps_f32) (1 + |theta|) / |w|` (the optimal central-difference step in f32; burn has no forward-mode autodiff; exact for a model
-/// linear in its parameters), and `sum_i J_i^T dz_i` by one backward pass of `sum_i dz_i . f(x_i)`
-/// per batch. The parameter vector is streamed, never an `n x p` matrix. The report's
-/// `fit_residual` is the mean `|J_i w - f(x_i)|` over training logits.
+/// On models with a fused path each evaluation is one pass over the training set: `z_i = J_i w`
+/// exactly by forward mode, `dz_i`, and `sum_i J_i^T dz_i` by the backward pass of the same
+/// example; value and gradient are consistent to f32 round-off. Other models get `J_i w` by a
+/// central difference with `eps = cbrt(eps_f32) (1 + |theta|) / |w|` and the gradient from one
+/// burn backward pass per batch. The parameter vector is streamed, never an `n x p` matrix. The
+/// report's `fit_residual` is the mean `|J_i w - f(x_i)|` over training logits. `progress` gets
+/// (evaluations, cap).
 #[allow(clippy::too_many_arguments)]
 pub fn surrogate_ntk<M: genrep_models::Classifier>(
     model: &M,
@@ -241,44 +247,83 @@ pub fn surrogate_ntk<M: genrep_models::Classifier>(
         )));
     }
     let targets = softmax_rows(model_logits, c);
-    let theta_norm = flat_values(model).iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-    let p = flat_values(model).len();
+    let values = flat_values(model);
+    let theta_norm = values.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+    let p = values.len();
     let device = model.devices().first().cloned().unwrap_or_else(burn::prelude::Device::flex);
+    let fast = genrep_trainer::Engine::Auto.fast_net(model, &device).filter(|f| f.check_inputs(train).is_ok());
     let batch = batch_size.max(1);
+    let all: Vec<usize> = (0..n).collect();
+    // J w for every training example: exact (fused forward mode) or a central difference.
     let jvp = |w: &[f64]| -> Vec<f64> {
+        let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+        if let Some(f) = &fast {
+            return f.jvp(train, &all, &wf).1.iter().map(|&v| v as f64).collect();
+        }
         let wn = w.iter().map(|v| v * v).sum::<f64>().sqrt();
         if wn == 0.0 {
             return vec![0.0; n * c];
         }
         // The textbook step of a central difference in f32: cbrt(machine epsilon) ~ 4.9e-3, relative.
         let eps = (f32::EPSILON as f64).cbrt() * (1.0 + theta_norm) / wn;
-        let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
         let plus = genrep_trainer::predict_logits(&shifted(model, &wf, eps as f32), train, batch, &device);
         let minus = genrep_trainer::predict_logits(&shifted(model, &wf, -eps as f32), train, batch, &device);
         plus.iter().zip(&minus).map(|(a, b)| (*a as f64 - *b as f64) / (2.0 * eps)).collect()
     };
     let mut evals = 0;
     let mut eval = |w: &[f64]| -> (f64, Vec<f64>) {
-        let z = jvp(w);
-        let (loss, dz) = crate::solve::soft_cross_entropy(&z, &targets, c);
         let mut grad: Vec<f64> = w.iter().map(|v| 2.0 * lambda * v).collect();
-        let indices: Vec<usize> = (0..n).collect();
-        for chunk in indices.chunks(batch) {
-            let wts: Vec<f32> =
-                chunk.iter().flat_map(|&i| (0..c).map(move |k| i * c + k)).map(|j| dz[j] as f32).collect();
-            let g = crate::grads::batch_weighted_grad(model, train, chunk, &wts);
-            grad.iter_mut().zip(&g).for_each(|(a, b)| *a += *b as f64 / n as f64);
-        }
+        let loss = match &fast {
+            Some(f) => {
+                // One fused pass: the weights closure turns each example's exact J_i w into
+                // dCE_i/dz_i / n; its loss is kept per example and summed in order.
+                let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+                let losses: Vec<std::sync::atomic::AtomicU64> = (0..n).map(|_| Default::default()).collect();
+                let mut g = vec![0.0f32; p];
+                f.weighted_grad(
+                    train,
+                    &all,
+                    Some(&wf),
+                    &|r, _, jw, out: &mut [f32]| {
+                        let z: Vec<f64> = jw.iter().map(|&v| v as f64).collect();
+                        let (l, dz) = crate::solve::soft_cross_entropy(&z, &targets[r * c..(r + 1) * c], c);
+                        losses[r].store(l.to_bits(), std::sync::atomic::Ordering::Relaxed);
+                        for (o, d) in out.iter_mut().zip(dz) {
+                            *o = (d / n as f64) as f32;
+                        }
+                    },
+                    &mut g,
+                );
+                grad.iter_mut().zip(&g).for_each(|(a, b)| *a += *b as f64);
+                losses.iter().map(|l| f64::from_bits(l.load(std::sync::atomic::Ordering::Relaxed))).sum::<f64>()
+            }
+            None => {
+                let z = jvp(w);
+                let (loss, dz) = crate::solve::soft_cross_entropy(&z, &targets, c);
+                for chunk in all.chunks(batch) {
+                    let wts: Vec<f32> =
+                        chunk.iter().flat_map(|&i| (0..c).map(move |k| i * c + k)).map(|j| dz[j] as f32).collect();
+                    let g = crate::grads::batch_weighted_grad(model, train, chunk, &wts);
+                    grad.iter_mut().zip(&g).for_each(|(a, b)| *a += *b as f64 / n as f64);
+                }
+                loss
+            }
+        };
         evals += 1;
         progress(evals.min(max_iter), max_iter);
         let reg: f64 = w.iter().map(|v| v * v).sum();
         (loss / n as f64 + lambda * reg, grad)
     };
     let gnorm = |g: &[f64]| g.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let out = crate::solve::lbfgs(vec![0.0; p], &mut eval, &|w| (2.0 * lambda * gnorm(w)).max(1e-3), tol, max_iter);
+    let scale = |w: &[f64]| (2.0 * lambda * gnorm(w)).max(1e-3);
+    let out = crate::solve::lbfgs(vec![0.0; p], &mut eval, &scale, tol, max_iter);
     let z = jvp(&out.x);
     let (_, dz) = crate::solve::soft_cross_entropy(&z, &targets, c);
     let alpha: Vec<f64> = dz.iter().map(|d| -d / (2.0 * lambda * n as f64)).collect();
     let resid = z.iter().zip(model_logits).map(|(a, b)| (a - *b as f64).abs()).sum::<f64>() / (n * c) as f64;
-    Ok((alpha, SurrogateReport { iterations: out.iterations, grad_norm: gnorm(&out.grad), fit_residual: resid }))
+    let converged = gnorm(&out.grad) <= tol * scale(&out.x);
+    Ok((
+        alpha,
+        SurrogateReport { iterations: out.iterations, grad_norm: gnorm(&out.grad), fit_residual: resid, converged },
+    ))
 }

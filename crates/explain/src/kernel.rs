@@ -8,11 +8,13 @@ use crate::params::{dot, flat_values, shifted};
 use crate::solve::{cholesky, cholesky_solve, conjugate_gradient, CgReport};
 use burn::prelude::*;
 use genrep_data::Examples;
-use genrep_models::{Classifier, Input};
+use genrep_models::{Classifier, FastNet, Input};
 use genrep_trainer::loss::softmax_cross_entropy;
-use genrep_trainer::predict_logits;
+use genrep_trainer::{predict_logits, predict_logits_with, Engine};
 
-/// Relative step of the finite-difference Jacobian-vector products in [`GradientKernel::gnvp`].
+/// Relative step of the central-difference Jacobian-vector products of
+/// [`GradientKernel::gnvp`] for models without an exact forward mode (custom architectures;
+/// the built-in models use their exact JVP).
 pub const GN_FD_STEP: f64 = 1e-5;
 
 /// A kernel contracted with importances: the seam for new kernels.
@@ -34,9 +36,20 @@ pub trait Kernel {
 /// Penultimate features with a constant 1 appended (so the head's bias is part of the linear
 /// map): `[n, d+1]` row-major f64, computed in batches without autodiff.
 pub fn features_with_bias<M: Classifier>(model: &M, examples: &Examples, batch_size: usize) -> Vec<f64> {
-    let m = model.valid();
-    let device = m.devices().first().cloned().unwrap_or_else(Device::flex).inner();
+    let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
     let idx: Vec<usize> = (0..examples.len()).collect();
+    if let Some(fast) = Engine::Auto.fast_net(model, &device).filter(|f| f.check_inputs(examples).is_ok()) {
+        let f = fast.features(examples, &idx);
+        let d = f.len() / examples.len().max(1);
+        let mut out = Vec::with_capacity(examples.len() * (d + 1));
+        for row in f.chunks(d.max(1)) {
+            out.extend(row.iter().map(|&a| a as f64));
+            out.push(1.0);
+        }
+        return out;
+    }
+    let m = model.valid();
+    let device = device.inner();
     let mut out = Vec::new();
     for chunk in idx.chunks(batch_size.max(1)) {
         let x = Input::gather(examples, chunk, &device);
@@ -52,7 +65,8 @@ pub fn features_with_bias<M: Classifier>(model: &M, examples: &Examples, batch_s
 }
 
 /// Last-layer kernel: `Phi(x)` = penultimate features with 1 appended, block-diagonal over
-/// classes: `K_{c',c}(x_i, x) = [c' = c] <Phi(x_i), Phi(x)>`.
+/// classes: `K_{c',c}(x_i, x) = [c' = c] <Phi(x_i), Phi(x)>`; for an explained score
+/// `s = w . f(x)`, `phi_i = (alpha_i . w) <Phi(x_i), Phi(x)>`.
 pub struct LastLayerKernel {
     /// `[n, D]` training features.
     pub train: Vec<f64>,
@@ -104,11 +118,13 @@ impl Kernel for LastLayerKernel {
         let mut out = Vec::new();
         for t in tests {
             let ft = self.test_features(t.index)?;
+            let w = t.weights(c);
             out.push(
                 (0..n)
                     .map(|i| {
                         let fi = &self.train[i * d..(i + 1) * d];
-                        alpha[i * c + t.class] * fi.iter().zip(ft).map(|(a, b)| a * b).sum::<f64>()
+                        let a: f64 = (0..c).map(|k| alpha[i * c + k] * w[k] as f64).sum();
+                        a * fi.iter().zip(ft).map(|(a, b)| a * b).sum::<f64>()
                     })
                     .collect(),
             );
@@ -124,8 +140,9 @@ pub enum Preconditioner {
     /// None: the neural tangent kernel `<df(x_i)/dtheta, df(x)/dtheta>`.
     Identity,
     /// The influence kernel over all parameters: `g_i^T (H + damping I)^{-1} g`, with `H` the
-    /// mean training-loss Hessian over `hessian_sample` (training indices), solved by
-    /// conjugate gradient.
+    /// mean training-loss curvature over `hessian_sample` (training indices: all of them by
+    /// default, so that no training point is scored through a curvature it is part of while
+    /// the others are not), solved by conjugate gradient.
     Influence {
         /// Which curvature matrix `H` is.
         hessian: HessianKind,
@@ -139,6 +156,8 @@ pub enum Preconditioner {
         max_iter: usize,
         /// Solve by LiSSA with these settings instead of conjugate gradient.
         lissa: Option<crate::solve::LissaOptions>,
+        /// Seed of LiSSA's minibatches.
+        seed: u64,
     },
 }
 
@@ -146,8 +165,9 @@ pub enum Preconditioner {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum HessianKind {
     /// Gauss-Newton `G = (1/m) sum_i J_i^T (diag(p_i) - p_i p_i^T) J_i` (positive semi-definite,
-    /// the default): `J v` by central differences of batched forward passes, `J^T u` exactly by
-    /// one backward pass.
+    /// the default): `J v` exactly by forward-mode differentiation and `J^T u` by a backward pass,
+    /// both in one pass per example on models with a fused path ([`Classifier::fast_net`]);
+    /// other models get `J v` by central differences ([`GN_FD_STEP`]).
     GaussNewton,
     /// The true Hessian by central differences of loss gradients (indefinite away from a minimum:
     /// CG then stops with an error asking for more damping).
@@ -176,12 +196,59 @@ pub struct GradientKernel<'a, M: Classifier> {
     /// test); `genrep bench grads` measures the fast path at 1.6-1.8x the batch-1 loop on the
     /// vision CNNs and 6.6x (one test vector) to 11x (ten) on TextCnn; see docs/PERFORMANCE.md.
     pub batched: bool,
+    /// The model's fused CPU path, when it has one and runs on the CPU: exact per-example
+    /// contractions, test gradients and Gauss-Newton products (`None` forces burn's path).
+    pub fast: Option<Box<dyn FastNet>>,
 }
 
 impl<'a, M: Classifier> GradientKernel<'a, M> {
     /// A gradient kernel of `model` on the two splits.
     pub fn new(model: M, train: &'a Examples, test: &'a Examples, precondition: Preconditioner, label: &str) -> Self {
-        Self { model, train, test, precondition, label: label.into(), cg_reports: Default::default(), batched: true }
+        let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
+        let fast = Engine::Auto
+            .fast_net(&model, &device)
+            .filter(|f| f.check_inputs(train).is_ok() && f.check_inputs(test).is_ok());
+        Self {
+            model,
+            train,
+            test,
+            precondition,
+            label: label.into(),
+            cg_reports: Default::default(),
+            batched: true,
+            fast,
+        }
+    }
+
+    /// The same kernel on burn's generic path only (no fused CPU path): the oracle for it.
+    pub fn without_fast_path(mut self) -> Self {
+        self.fast = None;
+        self
+    }
+
+    /// `(G + damping I) v` with the Gauss-Newton matrix over `sample`, exactly: one fused pass
+    /// per example computes `J_i v` (forward mode), `u_i = (diag(p_i) - p_i p_i^T) J_i v / m` and
+    /// adds `J_i^T u_i` (backward).
+    fn gnvp_exact(fast: &dyn FastNet, train: &Examples, v: &[f64], damping: f64, sample: &[usize]) -> Vec<f64> {
+        let vf: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+        let m = sample.len().max(1) as f64;
+        let mut g = vec![0.0f32; v.len()];
+        fast.weighted_grad(
+            train,
+            sample,
+            Some(&vf),
+            &|_, logits, jv, out: &mut [f32]| {
+                let mx = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+                let z: f64 = logits.iter().map(|&x| (x as f64 - mx).exp()).sum();
+                let p: Vec<f64> = logits.iter().map(|&x| (x as f64 - mx).exp() / z).collect();
+                let pjv: f64 = p.iter().zip(jv).map(|(a, &b)| a * b as f64).sum();
+                for (k, o) in out.iter_mut().enumerate() {
+                    *o = (p[k] * (jv[k] as f64 - pjv) / m) as f32;
+                }
+            },
+            &mut g,
+        );
+        g.iter().zip(v).map(|(&gi, vi)| gi as f64 + damping * vi).collect()
     }
 
     /// Gradient of the mean training loss over `sample` at the given model.
@@ -224,8 +291,12 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
             .collect()
     }
 
-    /// `(G + damping I) v` with the Gauss-Newton matrix `G` over `sample` (see [`HessianKind`]).
+    /// `(G + damping I) v` with the Gauss-Newton matrix `G` over `sample` (see [`HessianKind`]):
+    /// exact on models with a fused path, else `J v` by central differences.
     pub fn gnvp(&self, v: &[f64], damping: f64, sample: &[usize], theta_norm: f64) -> Vec<f64> {
+        if let Some(fast) = &self.fast {
+            return Self::gnvp_exact(fast.as_ref(), self.train, v, damping, sample);
+        }
         let vnorm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
         if vnorm == 0.0 {
             return vec![0.0; v.len()];
@@ -247,8 +318,10 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
         let mut out: Vec<f64> = v.iter().map(|x| damping * x).collect();
         for chunk in sample.chunks(256) {
             let sub = crate::context::subset(self.train, chunk);
-            let fp = predict_logits(&plus_m, &sub, 256, &device);
-            let fm = predict_logits(&minus_m, &sub, 256, &device);
+            // burn's forward on both sides, like the backward below (this path is for models
+            // without a fused one; mixing engines would put their round-off into the difference).
+            let fp = predict_logits_with(Engine::Burn, &plus_m, &sub, 256, &device);
+            let fm = predict_logits_with(Engine::Burn, &minus_m, &sub, 256, &device);
             // u_i = (diag(p_i) - p_i p_i^T) J_i v / m, from the same forward pass as the backward.
             let g = batch_grad_from_logits(&self.model, self.train, chunk, |f0| {
                 let mut u = vec![0.0f32; chunk.len() * c];
@@ -271,17 +344,30 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
         out
     }
 
-    /// The test-side vector for one test point: `df_c(x)/dtheta`, preconditioned if asked.
+    /// The test-side vector for one test point: `ds(x)/dtheta` (`s = w . f`, see
+    /// [`TestPoint::weights`]), preconditioned if asked.
     pub fn test_vector(&self, t: &TestPoint) -> Result<Vec<f32>> {
         if t.index >= self.test.len() {
             return Err(ExplainError::Index { what: "test", index: t.index, len: self.test.len() });
         }
-        let mut e = vec![0.0f32; self.model.num_classes()];
-        e[t.class] = 1.0;
-        let g = weighted_output_grad(&self.model, self.test, t.index, &e);
+        let w = t.weights(self.model.num_classes());
+        let g = match &self.fast {
+            Some(fast) => {
+                let mut g = vec![0.0f32; fast.params().len()];
+                fast.weighted_grad(
+                    self.test,
+                    &[t.index],
+                    None,
+                    &|_, _, _, out: &mut [f32]| out.copy_from_slice(&w),
+                    &mut g,
+                );
+                g
+            }
+            None => weighted_output_grad(&self.model, self.test, t.index, &w),
+        };
         match &self.precondition {
             Preconditioner::Identity => Ok(g),
-            Preconditioner::Influence { hessian, damping, hessian_sample, tol, max_iter, lissa } => {
+            Preconditioner::Influence { hessian, damping, hessian_sample, tol, max_iter, lissa, seed } => {
                 let theta_norm = flat_values(&self.model).iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
                 let b: Vec<f64> = g.iter().map(|&x| x as f64).collect();
                 let apply = |v: &[f64]| match hessian {
@@ -294,7 +380,9 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
                         // Minibatch j: a seeded draw (without replacement) from the Hessian sample.
                         let minibatch = |j: usize| -> Vec<usize> {
                             use rand::SeedableRng;
-                            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x11554 ^ j as u64);
+                            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+                                seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x11554 ^ j as u64,
+                            );
                             let m = opts.batch.min(hessian_sample.len()).max(1);
                             rand::seq::index::sample(&mut rng, hessian_sample.len(), m)
                                 .into_iter()
@@ -334,6 +422,21 @@ impl<M: Classifier> Kernel for GradientKernel<'_, M> {
         if tests.is_empty() {
             return Ok(out);
         }
+        if let Some(fast) = &self.fast {
+            let vrefs: Vec<&[f32]> = vecs.iter().map(|v| v.as_slice()).collect();
+            let all: Vec<usize> = (0..n).collect();
+            for block in all.chunks(512) {
+                let (w, scales) = scaled_rows(alpha, block, c);
+                let s = fast.per_example_dots(self.train, block, &w, &vrefs);
+                for (r, &i) in block.iter().enumerate() {
+                    for t in 0..tests.len() {
+                        out[t][i] = scales[r] * s[r * tests.len() + t];
+                    }
+                }
+                progress(block[block.len() - 1] + 1, n);
+            }
+            return Ok(out);
+        }
         let p = vecs[0].len();
         let plain = self.model.devices().first().cloned().unwrap_or_else(Device::flex).inner();
         // V^T: [p, T], for one matmul per batch on the fast path.
@@ -341,16 +444,7 @@ impl<M: Classifier> Kernel for GradientKernel<'_, M> {
         let vt = Tensor::<2>::from_data(TensorData::new(flat, [tests.len(), p]), &plain).transpose();
         let all: Vec<usize> = (0..n).collect();
         for chunk in all.chunks(64) {
-            // Rows scaled to unit max so tiny importances keep full f32 precision.
-            let scales: Vec<f64> =
-                chunk.iter().map(|&i| alpha[i * c..(i + 1) * c].iter().fold(0.0f64, |m, v| m.max(v.abs()))).collect();
-            let w: Vec<f32> = chunk
-                .iter()
-                .zip(&scales)
-                .flat_map(|(&i, &sc)| {
-                    alpha[i * c..(i + 1) * c].iter().map(move |v| if sc > 0.0 { (v / sc) as f32 } else { 0.0 })
-                })
-                .collect();
+            let (w, scales) = scaled_rows(alpha, chunk, c);
             let x = Input::gather(self.train, chunk, &plain);
             let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [chunk.len(), c]), &plain);
             let fast = if self.batched { self.model.per_example_dots(&x, &wt, &vt) } else { None };
@@ -378,6 +472,21 @@ impl<M: Classifier> Kernel for GradientKernel<'_, M> {
         }
         Ok(out)
     }
+}
+
+/// The rows `alpha[i]` of `block` as f32 output weights scaled to unit maximum (so tiny
+/// importances keep full f32 precision), with the scales to multiply results by.
+fn scaled_rows(alpha: &[f64], block: &[usize], c: usize) -> (Vec<f32>, Vec<f64>) {
+    let scales: Vec<f64> =
+        block.iter().map(|&i| alpha[i * c..(i + 1) * c].iter().fold(0.0f64, |m, v| m.max(v.abs()))).collect();
+    let w = block
+        .iter()
+        .zip(&scales)
+        .flat_map(|(&i, &sc)| {
+            alpha[i * c..(i + 1) * c].iter().map(move |v| if sc > 0.0 { (v / sc) as f32 } else { 0.0 })
+        })
+        .collect();
+    (w, scales)
 }
 
 /// The influence kernel restricted to the last layer (head weights and bias, `(d+1) C`
@@ -462,9 +571,12 @@ impl Kernel for LastLayerInfluenceKernel {
         let mut out = Vec::new();
         for t in tests {
             let ft = self.ll.test_features(t.index)?;
+            let w = t.weights(c);
             let mut b = vec![0.0; p];
             for j in 0..d {
-                b[j * c + t.class] = ft[j];
+                for k in 0..c {
+                    b[j * c + k] = ft[j] * w[k] as f64;
+                }
             }
             let u = match &factor {
                 Some(l) => cholesky_solve(l, p, &b),

@@ -21,7 +21,7 @@ pub mod sensitivity;
 pub mod solve;
 
 pub use attribution::{Attribution, Polarity, Ranked};
-pub use context::{subset, Context, TestPoint};
+pub use context::{subset, Context, ExplainedScore, TestPoint};
 pub use error::{ExplainError, Result};
 pub use kernel::{GradientKernel, HessianKind, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
 pub use method::{

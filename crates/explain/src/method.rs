@@ -11,7 +11,7 @@
 //! | `random` | seeded uniform scores | - |
 
 use crate::attribution::Attribution;
-use crate::context::{Context, TestPoint};
+use crate::context::{Context, ExplainedScore, TestPoint};
 use crate::error::{ExplainError, Result};
 use crate::importance::{surrogate_last_layer, surrogate_ntk, target_derivative, tracking, SurrogateReport};
 use crate::kernel::{GradientKernel, HessianKind, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
@@ -121,8 +121,12 @@ pub struct ExplainOptions {
     pub damping: f64,
     /// Curvature of the all-parameter influence kernel (Gauss-Newton by default).
     pub hessian: HessianKind,
-    /// Training examples the all-parameter Hessian averages over (seeded subsample).
-    pub hessian_sample: usize,
+    /// Training examples the all-parameter curvature averages over: all of them (`None`, the
+    /// default; streamed, every training point is treated alike), or a seeded subsample of this
+    /// size (faster, but by Woodbury the sampled points are then scored through a curvature that
+    /// contains them and the others are not).
+    #[serde(default)]
+    pub hessian_sample: Option<usize>,
     /// CG relative-residual tolerance.
     pub cg_tol: f64,
     /// CG iteration cap.
@@ -137,7 +141,11 @@ pub struct ExplainOptions {
     /// forward and backward over the training set).
     #[serde(default = "default_surrogate_max_iter")]
     pub surrogate_max_iter: usize,
-    /// Seed of the random baseline and the Hessian subsample.
+    /// The scalar explained at each test point: the predicted class's logit margin (default) or
+    /// its logit.
+    #[serde(default)]
+    pub score: ExplainedScore,
+    /// Seed of the random baseline, the Hessian subsample and LiSSA's minibatches.
     pub seed: u64,
     /// Inference batch size.
     pub batch_size: usize,
@@ -149,12 +157,13 @@ impl Default for ExplainOptions {
             lambda: 3e-3,
             damping: 0.01,
             hessian: HessianKind::GaussNewton,
-            hessian_sample: 1000,
+            hessian_sample: None,
             cg_tol: 1e-3,
             cg_max_iter: 50,
             lissa: None,
             surrogate_tol: default_surrogate_tol(),
             surrogate_max_iter: default_surrogate_max_iter(),
+            score: ExplainedScore::Margin,
             seed: 0,
             batch_size: 256,
         }
@@ -199,7 +208,7 @@ pub fn explain<M: Classifier>(
     is_text: bool,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Vec<Attribution>, Diagnostics)> {
-    let points = ctx.test_points(indices)?;
+    let points = ctx.test_points(indices, opts.score)?;
     let tests: Vec<TestPoint> = points.iter().map(|p| p.0).collect();
     let c = ctx.model.num_classes();
     let n = ctx.train.len();
@@ -258,10 +267,13 @@ pub fn explain<M: Classifier>(
                     alpha
                 }
                 Alpha::Refit { alpha, theta, report, ll } => {
-                    // The refit head's logit is the explained score: sum_i phi_i = Theta^T phi_t exactly.
+                    // The refit head's score is the explained one: sum_i phi_i = w . Theta^T phi_t exactly.
                     for (s, t) in explained_scores.iter_mut().zip(&tests) {
                         let ft = &ll.test[t.index * ll.dim..(t.index + 1) * ll.dim];
-                        *s = (0..ll.dim).map(|j| ft[j] * theta[j * c + t.class]).sum();
+                        let w = t.weights(c);
+                        *s = (0..ll.dim)
+                            .map(|j| ft[j] * (0..c).map(|k| theta[j * c + k] * w[k] as f64).sum::<f64>())
+                            .sum();
                     }
                     diag.surrogate = Some(report);
                     ll_cache = Some(ll);
@@ -287,10 +299,15 @@ pub fn explain<M: Classifier>(
                         .contract(&alpha, &tests, progress)?
                 }
                 KernelChoice::InfluenceFull => {
-                    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-                    let k = opts.hessian_sample.min(n).max(1);
-                    let mut sample: Vec<usize> = rand::seq::index::sample(&mut rng, n, k).into_vec();
-                    sample.sort_unstable();
+                    let sample: Vec<usize> = match opts.hessian_sample {
+                        Some(k) if k < n => {
+                            let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+                            let mut v = rand::seq::index::sample(&mut rng, n, k.max(1)).into_vec();
+                            v.sort_unstable();
+                            v
+                        }
+                        _ => (0..n).collect(),
+                    };
                     let pre = Preconditioner::Influence {
                         hessian: opts.hessian,
                         damping: opts.damping,
@@ -298,6 +315,7 @@ pub fn explain<M: Classifier>(
                         tol: opts.cg_tol,
                         max_iter: opts.cg_max_iter,
                         lissa: opts.lissa,
+                        seed: opts.seed,
                     };
                     let kern = GradientKernel::new(ctx.model.clone(), ctx.train, ctx.test, pre, "inf-final");
                     let out = kern.contract(&alpha, &tests, progress)?;

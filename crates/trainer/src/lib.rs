@@ -22,5 +22,6 @@ pub use error::{Result, TrainError};
 pub use observer::{StepInfo, StepObserver, TrainingRecord};
 pub use run::{train_run, RunConfig, RunDir};
 pub use trainer::{
-    evaluate, fit, init_seeded, predict_logits, try_init_seeded, Engine, EpochMetrics, FitOptions, TrainOutcome,
+    evaluate, fit, init_seeded, predict_logits, predict_logits_with, try_init_seeded, Engine, EpochMetrics, FitOptions,
+    TrainOutcome,
 };

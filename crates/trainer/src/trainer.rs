@@ -148,7 +148,18 @@ fn build_optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
 /// Logits of every example of `examples`, computed in batches without autodiff: `[n, C]` row-major.
 /// On the CPU, models with a fused path ([`Engine::Auto`]) compute them there.
 pub fn predict_logits<M: Classifier>(model: &M, examples: &Examples, batch_size: usize, device: &Device) -> Vec<f32> {
-    if let Some(fast) = Engine::Auto.fast_net(model, device) {
+    predict_logits_with(Engine::Auto, model, examples, batch_size, device)
+}
+
+/// [`predict_logits`] on the given engine.
+pub fn predict_logits_with<M: Classifier>(
+    engine: Engine,
+    model: &M,
+    examples: &Examples,
+    batch_size: usize,
+    device: &Device,
+) -> Vec<f32> {
+    if let Some(fast) = engine.fast_net(model, device) {
         if fast.check_inputs(examples).is_ok() {
             let idx: Vec<usize> = (0..examples.len()).collect();
             return fast.logits(examples, &idx);
