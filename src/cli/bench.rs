@@ -199,6 +199,7 @@ fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         seed: args.seed,
         checkpoint_every_epoch: false,
         last_layer_l2: 0.0,
+        exclusion: Default::default(),
     };
     let cfg = cfg(1);
     let macs = vision_macs(&model_spec);

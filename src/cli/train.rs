@@ -107,6 +107,7 @@ pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         seed: args.train_seed,
         checkpoint_every_epoch: !args.no_epoch_checkpoints,
         last_layer_l2: args.last_layer_l2,
+        exclusion: Default::default(),
     };
     train_cfg.validate()?;
 

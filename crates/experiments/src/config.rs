@@ -206,6 +206,7 @@ impl ExperimentConfig {
                 seed: 0,
                 checkpoint_every_epoch: true,
                 last_layer_l2: 0.0,
+                exclusion: Default::default(),
             },
             methods,
             // The NTK surrogate fit costs about one forward-backward pass over the training set

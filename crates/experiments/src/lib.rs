@@ -12,6 +12,7 @@
 //! - the paper's numbers next to ours ([`paper`]);
 //! - dataset debugging with flipped labels, from the 2018 representer paper ([`debug`]).
 
+pub mod baseline;
 pub mod config;
 pub mod debug;
 pub mod error;

@@ -22,6 +22,24 @@ pub enum Row {
         test_accuracy: f64,
         /// Wall seconds to train it.
         seconds: f64,
+        /// Accuracy on the training set, at the final weights.
+        #[serde(default)]
+        train_accuracy: Option<f64>,
+        /// Balanced test accuracy (the mean of the per-class recalls).
+        #[serde(default)]
+        balanced_accuracy: Option<f64>,
+    },
+    /// The logistic-regression baseline on the same training examples (pixels for images, bag
+    /// of words for text): the bar every network has to clear.
+    Baseline {
+        /// Test accuracy.
+        test_accuracy: f64,
+        /// Balanced test accuracy.
+        balanced_accuracy: f64,
+        /// Training accuracy.
+        train_accuracy: f64,
+        /// Wall seconds.
+        seconds: f64,
     },
     /// The deletion order a method gives for one test point of one network.
     Ranking {
@@ -33,7 +51,11 @@ pub enum Row {
         method: String,
         /// The explained (originally predicted) class.
         class: usize,
-        /// s_old: the logit of `class` at the test point, before any deletion.
+        /// The class the explained margin is taken against (`None`: the logit of `class`).
+        #[serde(default)]
+        versus: Option<usize>,
+        /// s_old: the explained score at the test point before any deletion, `f_class - f_versus`
+        /// (or `f_class`).
         score: f64,
         /// softmax probability of `class` before any deletion.
         prob: f64,
@@ -44,6 +66,10 @@ pub enum Row {
         /// Wall seconds of the explanation, per test point (the method ran on all of the
         /// network's test points at once; this is the total divided by their number).
         seconds: f64,
+        /// How the method's iterative solve ended (influence: conjugate gradient or LiSSA for
+        /// this test point; surrogate derivative: the L-BFGS fit), if it has one.
+        #[serde(default)]
+        solver: Option<Solver>,
     },
     /// DEL(x, k) for one (network, test point, method, k).
     Del {
@@ -55,11 +81,11 @@ pub enum Row {
         method: String,
         /// Training points removed.
         k: usize,
-        /// Logit of the explained class after retraining without them.
+        /// The explained score after retraining without them.
         score: f64,
         /// Its softmax probability.
         prob: f64,
-        /// DEL(x, k) = score - s_old (logit convention).
+        /// DEL(x, k) = score - s_old.
         del: f64,
         /// The same difference in probability.
         del_prob: f64,
@@ -68,11 +94,26 @@ pub enum Row {
     },
 }
 
+/// The end state of an iterative solve behind a ranking.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Solver {
+    /// `cg`, `lissa` or `lbfgs`.
+    pub kind: String,
+    /// Iterations (L-BFGS: iterations of the fit).
+    pub iterations: usize,
+    /// Final relative residual (CG, LiSSA) or gradient norm (L-BFGS).
+    pub residual: f64,
+    /// Whether it met its tolerance.
+    pub converged: bool,
+}
+
 /// The identity of a row: a rerun skips keys that exist.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Key {
     /// A network.
     Net(u64),
+    /// The baseline.
+    Baseline,
     /// A ranking (net, test, method).
     Ranking(u64, usize, String),
     /// A deletion result (net, test, method, k).
@@ -84,6 +125,7 @@ impl Row {
     pub fn key(&self) -> Key {
         match self {
             Row::Net { net, .. } => Key::Net(*net),
+            Row::Baseline { .. } => Key::Baseline,
             Row::Ranking { net, test, method, .. } => Key::Ranking(*net, *test, method.clone()),
             Row::Del { net, test, method, k, .. } => Key::Del(*net, *test, method.clone(), *k),
         }

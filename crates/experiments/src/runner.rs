@@ -12,15 +12,16 @@
 //! Every finished step is a row in `rows.jsonl` (see [`crate::rows`]); a rerun skips finished
 //! rows, and `--shard i/N` runs only the (net, test point) pairs it owns.
 
+use crate::baseline::{accuracies, logistic_regression};
 use crate::config::{ExperimentConfig, Shard};
 use crate::error::{ExperimentError, Result};
-use crate::rows::{read_rows, Key, Row, RowStore};
+use crate::rows::{read_rows, Key, Row, RowStore, Solver};
 use burn::prelude::Device;
 use genrep_data::{DataDir, Task};
 use genrep_explain::importance::softmax_rows;
-use genrep_explain::{explain, subset, Checkpoints, Context, Method};
+use genrep_explain::{explain, subset, Checkpoints, Context, Method, TestPoint};
 use genrep_models::{write_atomic, Model, ModelSpec};
-use genrep_trainer::{evaluate, fit, predict_logits, train_run, try_init_seeded, FitOptions, RunConfig, RunDir};
+use genrep_trainer::{fit, predict_logits, train_run, try_init_seeded, FitOptions, RunConfig, RunDir};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -151,7 +152,7 @@ struct Retrain {
     test: usize,
     method: String,
     k: usize,
-    class: usize,
+    point: TestPoint,
     s_old: f64,
     p_old: f64,
     excluded: Vec<usize>,
@@ -205,6 +206,23 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
     let store = Mutex::new(store);
     let has = |key: &Key| store.lock().unwrap_or_else(|p| p.into_inner()).has(key);
 
+    if !has(&Key::Baseline) && opts.shard.index == 0 {
+        let start = Instant::now();
+        let acc = logistic_regression(&task.train, &task.test, task.num_classes(), BASELINE_LAMBDA);
+        monitor.note(&format!(
+            "logistic-regression baseline: test accuracy {:.4}, balanced {:.4} ({:.1}s)",
+            acc.test,
+            acc.balanced,
+            start.elapsed().as_secs_f64()
+        ));
+        store.lock().unwrap_or_else(|p| p.into_inner()).append(Row::Baseline {
+            test_accuracy: acc.test,
+            balanced_accuracy: acc.balanced,
+            train_accuracy: acc.train,
+            seconds: start.elapsed().as_secs_f64(),
+        })?;
+    }
+
     let mut pair = 0;
     for j in 0..cfg.nets {
         let seed = cfg.net_seed(j);
@@ -252,25 +270,22 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                 train: cfg.train_for(seed),
                 device: opts.device_name.clone(),
             };
-            let outcome =
-                train_run(&net_dir, &run_cfg, &task.train, Some(&task.test), &opts.device, false, false, &mut [])?;
-            let acc = outcome.history.last().and_then(|m| m.test_accuracy).unwrap_or(f64::NAN);
-            monitor.note(&format!("net {seed}: test accuracy {acc:.4} ({:.1}s)", start.elapsed().as_secs_f64()));
-            store.lock().unwrap_or_else(|p| p.into_inner()).append(Row::Net {
-                net: seed,
-                test_accuracy: acc,
-                seconds: start.elapsed().as_secs_f64(),
-            })?;
+            train_run(&net_dir, &run_cfg, &task.train, Some(&task.test), &opts.device, false, false, &mut [])?;
+            let secs = start.elapsed().as_secs_f64();
+            let row = net_row(seed, &net_dir, &task, &opts.device, secs)?;
+            if let Row::Net { test_accuracy, train_accuracy, balanced_accuracy, .. } = &row {
+                monitor.note(&format!(
+                    "net {seed}: test accuracy {test_accuracy:.4} (balanced {:.4}), train accuracy {:.4} ({secs:.1}s)",
+                    balanced_accuracy.unwrap_or(f64::NAN),
+                    train_accuracy.unwrap_or(f64::NAN)
+                ));
+            }
+            store.lock().unwrap_or_else(|p| p.into_inner()).append(row)?;
             summary.nets_trained += 1;
         } else if !has(&Key::Net(seed)) {
-            let model = net_dir.load_model("final", &opts.device.clone().autodiff())?;
-            let (_, acc) = evaluate(&model, &task.test, 256, &opts.device);
             let secs = net_dir.read_metrics()?.iter().map(|m| m.seconds).sum();
-            store.lock().unwrap_or_else(|p| p.into_inner()).append(Row::Net {
-                net: seed,
-                test_accuracy: acc,
-                seconds: secs,
-            })?;
+            let row = net_row(seed, &net_dir, &task, &opts.device, secs)?;
+            store.lock().unwrap_or_else(|p| p.into_inner()).append(row)?;
         }
 
         // Rankings.
@@ -289,7 +304,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
             if !missing.is_empty() {
                 monitor.stage(&format!("net {seed}: explaining {} test points with {name}", missing.len()), n);
                 let start = Instant::now();
-                let (attrs, _) = explain(
+                let (attrs, diag) = explain(
                     &ctx,
                     method,
                     name,
@@ -301,23 +316,41 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                 )?;
                 let per_test = start.elapsed().as_secs_f64() / missing.len() as f64;
                 let c = task.num_classes();
-                for a in &attrs {
+                for (j, a) in attrs.iter().enumerate() {
                     // One test point per batch, exactly as after retraining: batch composition
                     // changes float round-off, and DEL must be 0 when nothing is deleted.
                     let logits = predict_logits(&ctx.model, &subset(&task.test, &[a.test_index]), 1, &opts.device);
                     let row = &logits[..c];
                     let mut order = a.most_negative_first();
                     order.truncate(k_max);
+                    let point = TestPoint { index: a.test_index, class: a.explained_class, versus: a.versus };
+                    let solver = match (diag.cg.get(j), &diag.surrogate) {
+                        (Some(cg), _) => Some(Solver {
+                            kind: if cfg.explain.lissa.is_some() { "lissa" } else { "cg" }.into(),
+                            iterations: cg.iterations,
+                            residual: cg.relative_residual,
+                            converged: cg.converged,
+                        }),
+                        (None, Some(fit)) => Some(Solver {
+                            kind: "lbfgs".into(),
+                            iterations: fit.iterations,
+                            residual: fit.grad_norm,
+                            converged: fit.converged,
+                        }),
+                        (None, None) => None,
+                    };
                     store.lock().unwrap_or_else(|p| p.into_inner()).append(Row::Ranking {
                         net: seed,
                         test: a.test_index,
                         method: name.to_string(),
                         class: a.explained_class,
-                        score: row[a.explained_class] as f64,
+                        versus: a.versus,
+                        score: point.score(row),
                         prob: softmax_rows(row, c)[a.explained_class],
                         order,
                         efficiency_residual: Some(a.efficiency_residual()).filter(|v| v.is_finite()),
                         seconds: per_test,
+                        solver,
                     })?;
                     summary.rankings += 1;
                 }
@@ -328,7 +361,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                     .unwrap_or_else(|p| p.into_inner())
                     .get(&Key::Ranking(seed, t, name.to_string()))
                     .cloned();
-                let Some(Row::Ranking { class, score, prob, order, .. }) = ranking else {
+                let Some(Row::Ranking { class, versus, score, prob, order, .. }) = ranking else {
                     return Err(ExperimentError::config(
                         "methods",
                         format!("{name} returned no explanation for test point {t} of net {seed}"),
@@ -340,7 +373,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                             test: t,
                             method: name.to_string(),
                             k,
-                            class,
+                            point: TestPoint { index: t, class, versus },
                             s_old: score,
                             p_old: prob,
                             excluded: order[..k.min(order.len())].to_vec(),
@@ -384,6 +417,24 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
     Ok(summary)
 }
 
+/// L2 penalty of the logistic-regression baseline.
+pub const BASELINE_LAMBDA: f64 = 1e-3;
+
+/// The row of a trained network: test, balanced test and training accuracy.
+fn net_row(seed: u64, dir: &RunDir, task: &Task, device: &Device, seconds: f64) -> Result<Row> {
+    let model: Model = dir.load_model("final", &device.clone().autodiff())?;
+    let c = task.num_classes();
+    let (test, balanced) = accuracies(&predict_logits(&model, &task.test, 256, device), &task.test.labels, c);
+    let (train, _) = accuracies(&predict_logits(&model, &task.train, 256, device), &task.train.labels, c);
+    Ok(Row::Net {
+        net: seed,
+        test_accuracy: test,
+        seconds,
+        train_accuracy: Some(train),
+        balanced_accuracy: Some(balanced),
+    })
+}
+
 /// Retrains network `seed` without `w.excluded` and measures DEL at the test point.
 fn retrain(
     spec: &ModelSpec,
@@ -399,8 +450,8 @@ fn retrain(
     fo.excluded = w.excluded.clone();
     let outcome = fit(model, &task.train, None, train_cfg, &fo, &mut [])?;
     let logits = predict_logits(&outcome.model, &subset(&task.test, &[w.test]), 1, device);
-    let s_new = logits[w.class] as f64;
-    let p_new = softmax_rows(&logits, logits.len())[w.class];
+    let s_new = w.point.score(&logits);
+    let p_new = softmax_rows(&logits, logits.len())[w.point.class];
     Ok(Row::Del {
         net: seed,
         test: w.test,

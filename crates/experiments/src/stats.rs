@@ -34,6 +34,41 @@ pub fn mean_ci(x: &[f64]) -> (f64, f64) {
     (mean, t975(m - 1) * (var / m as f64).sqrt())
 }
 
+/// A two-stage (cluster) bootstrap for results nested in networks: each resample draws
+/// networks with replacement, then test points with replacement within each drawn network, and
+/// evaluates `stat` on the drawn records. Returns the 2.5% and 97.5% percentiles of `stat`
+/// over `resamples` draws (seeded: the same inputs give the same interval). Records are the
+/// per-(network, test point) results, grouped by network; `stat` returns NaN to skip a draw.
+pub fn cluster_bootstrap<R>(groups: &[Vec<R>], resamples: usize, seed: u64, stat: impl Fn(&[&R]) -> f64) -> (f64, f64) {
+    use rand::{Rng, SeedableRng};
+    let groups: Vec<&Vec<R>> = groups.iter().filter(|g| !g.is_empty()).collect();
+    if groups.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut values = Vec::with_capacity(resamples);
+    let mut drawn: Vec<&R> = Vec::new();
+    for _ in 0..resamples {
+        drawn.clear();
+        for _ in 0..groups.len() {
+            let g = groups[rng.random_range(0..groups.len())];
+            for _ in 0..g.len() {
+                drawn.push(&g[rng.random_range(0..g.len())]);
+            }
+        }
+        let v = stat(&drawn);
+        if v.is_finite() {
+            values.push(v);
+        }
+    }
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| values[((p * (values.len() - 1) as f64).round() as usize).min(values.len() - 1)];
+    (q(0.025), q(0.975))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +81,18 @@ mod tests {
         assert!((h - 3.182 * (5.0f64 / 3.0).sqrt() / 2.0).abs() < 1e-9);
         assert!(mean_ci(&[1.0]).1.is_nan());
         assert!((t975(1000) - 1.96).abs() < 0.01);
+    }
+
+    #[test]
+    fn cluster_bootstrap_covers_the_mean_and_widens_with_between_group_spread() {
+        let tight: Vec<Vec<f64>> =
+            (0..10).map(|g| (0..10).map(|t| 1.0 + 0.01 * ((g * 7 + t) % 5) as f64).collect()).collect();
+        let spread: Vec<Vec<f64>> = (0..10).map(|g| (0..10).map(|_| g as f64 / 5.0).collect()).collect();
+        let mean = |r: &[&f64]| r.iter().copied().sum::<f64>() / r.len() as f64;
+        let (a, b) = cluster_bootstrap(&tight, 500, 1, mean);
+        assert!(a < 1.02 && b > 1.02 && b - a < 0.02, "{a} {b}");
+        let (c, d) = cluster_bootstrap(&spread, 500, 1, mean);
+        assert!(c < 0.9 && d > 0.9 && d - c > 0.4, "{c} {d}");
+        assert_eq!(cluster_bootstrap(&spread, 500, 1, mean), (c, d), "seeded");
     }
 }

@@ -30,7 +30,10 @@ pub struct Attribution {
     pub test_index: usize,
     /// The explained class `c` (the model's prediction for `x`).
     pub explained_class: usize,
-    /// The explained score `s(x) = f_c(x)` (a logit).
+    /// The class `v` of an explained margin `f_c - f_v` (`None`: the logit `f_c` is explained).
+    #[serde(default)]
+    pub versus: Option<usize>,
+    /// The explained score `s(x)`: `f_c(x) - f_v(x)` or `f_c(x)`.
     pub score: f64,
     /// `phi(x_i -> x)` for every training example `i`.
     pub scores: Vec<f64>,

@@ -333,6 +333,7 @@ pub fn explain<M: Classifier>(
             method: name.to_string(),
             test_index: t.index,
             explained_class: t.class,
+            versus: t.versus,
             score,
             scores: s,
         })

@@ -275,6 +275,7 @@ fn top_k_is_ordered_and_stable() {
         method: "m".into(),
         test_index: 0,
         explained_class: 0,
+        versus: None,
         score: 1.0,
         scores: vec![0.5, -2.0, 3.0, -2.0, 0.0],
     };

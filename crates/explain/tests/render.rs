@@ -49,7 +49,14 @@ fn texts(texts: &[&str]) -> Examples {
 
 fn attribution(test_index: usize, n: usize) -> Attribution {
     let scores: Vec<f64> = (0..n).map(|i| (i as f64 * 1.3).sin()).collect();
-    Attribution { method: "tracking:ntk-final".into(), test_index, explained_class: 1, score: 1.5, scores }
+    Attribution {
+        method: "tracking:ntk-final".into(),
+        test_index,
+        explained_class: 1,
+        versus: None,
+        score: 1.5,
+        scores,
+    }
 }
 
 fn names() -> Vec<String> {
@@ -213,6 +220,7 @@ fn markdown_lists_proponents_and_opponents_with_escaping() {
         method: "representer".into(),
         test_index: 0,
         explained_class: 1,
+        versus: None,
         score: 2.0,
         scores: vec![0.9, -0.8, 0.1, -0.05, 0.3],
     };

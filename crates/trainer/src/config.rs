@@ -36,6 +36,21 @@ impl OptimizerConfig {
     }
 }
 
+/// How training with exclusions (deleted training points) forms its minibatches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExclusionProtocol {
+    /// Each epoch's permutation is cut into the same batches as without exclusions, and the
+    /// excluded points are dropped from theirs: every other batch, and every step's position in
+    /// the schedule, stays as it was; a batch that lost points averages over fewer.
+    #[default]
+    ShrinkBatches,
+    /// The excluded points are dropped from each epoch's permutation before it is cut into
+    /// batches: every batch stays full, but every batch after the first deletion changes and
+    /// an epoch has fewer steps.
+    Refill,
+}
+
 /// Everything that determines a training run besides the data and the architecture.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
@@ -59,6 +74,9 @@ pub struct TrainConfig {
     /// logits decompose exactly into representer values. 0 (the default) turns it off.
     #[serde(default)]
     pub last_layer_l2: f64,
+    /// Minibatches of a run with exclusions (deletion diagnostics).
+    #[serde(default)]
+    pub exclusion: ExclusionProtocol,
 }
 
 impl Default for TrainConfig {
@@ -72,6 +90,7 @@ impl Default for TrainConfig {
             seed: 0,
             checkpoint_every_epoch: true,
             last_layer_l2: 0.0,
+            exclusion: ExclusionProtocol::ShrinkBatches,
         }
     }
 }

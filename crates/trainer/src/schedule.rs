@@ -5,6 +5,7 @@
 //! every other batch stays exactly as it was, so a retrain after deleting points differs from
 //! the original run only by the deletion (same steps, same learning rates, same partners).
 
+use crate::config::ExclusionProtocol;
 use crate::error::{Result, TrainError};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -17,6 +18,29 @@ pub fn epoch_batches(n: usize, batch_size: usize, seed: u64, epoch: usize) -> Ve
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(epoch as u64 + 1));
     order.shuffle(&mut rng);
     order.chunks(batch_size).map(|c| c.to_vec()).collect()
+}
+
+/// The batches of one epoch with the points flagged in `excluded` left out, under `protocol`
+/// (see [`ExclusionProtocol`]). Empty batches are kept (as empty steps) under `ShrinkBatches`.
+pub fn epoch_batches_without(
+    n: usize,
+    batch_size: usize,
+    seed: u64,
+    epoch: usize,
+    excluded: &[bool],
+    protocol: ExclusionProtocol,
+) -> Vec<Vec<usize>> {
+    match protocol {
+        ExclusionProtocol::ShrinkBatches => epoch_batches(n, batch_size, seed, epoch)
+            .into_iter()
+            .map(|b| b.into_iter().filter(|&i| !excluded[i]).collect())
+            .collect(),
+        ExclusionProtocol::Refill => {
+            let kept: Vec<usize> =
+                epoch_batches(n, n.max(1), seed, epoch).concat().into_iter().filter(|&i| !excluded[i]).collect();
+            kept.chunks(batch_size.max(1)).map(|c| c.to_vec()).collect()
+        }
+    }
 }
 
 /// A membership mask of excluded indices, checking that each is in range.

@@ -7,7 +7,7 @@ use crate::error::{Result, TrainError};
 use crate::loss::{linear_surrogate, softmax_cross_entropy};
 use crate::observer::{StepInfo, StepObserver};
 use crate::optimizer::FlatOptimizer;
-use crate::schedule::{epoch_batches, exclusion_mask};
+use crate::schedule::{epoch_batches_without, exclusion_mask};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
@@ -246,8 +246,7 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
     for epoch in 0..cfg.epochs {
         let start = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
-        for full_batch in epoch_batches(n, cfg.batch_size, cfg.seed, epoch) {
-            let batch: Vec<usize> = full_batch.into_iter().filter(|&i| !excluded[i]).collect();
+        for batch in epoch_batches_without(n, cfg.batch_size, cfg.seed, epoch, &excluded, cfg.exclusion) {
             if !batch.is_empty() {
                 let labels: Vec<usize> = batch.iter().map(|&i| train.labels[i]).collect();
                 let scale = 1.0 / batch.len() as f32;
@@ -342,7 +341,7 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
             save(&model, CheckpointKind::Epoch(epoch + 1), step, epoch + 1, &mut checkpoints)?;
         }
     }
-    debug_assert_eq!(step, total);
+    debug_assert!(step == total || cfg.exclusion == crate::config::ExclusionProtocol::Refill);
     save(&model, CheckpointKind::Final, step, cfg.epochs, &mut checkpoints)?;
     Ok(TrainOutcome { model, history, checkpoints, steps: step })
 }

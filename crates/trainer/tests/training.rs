@@ -52,6 +52,7 @@ fn cfg() -> TrainConfig {
         seed: 3,
         checkpoint_every_epoch: false,
         last_layer_l2: 0.0,
+        exclusion: Default::default(),
     }
 }
 
