@@ -49,6 +49,17 @@ pub struct ExperimentArgs {
     /// Override the preset's training epochs.
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Override the preset's learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Override the preset's minibatch size.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// How retrainings without the deleted points form their minibatches: shrink-batches (the
+    /// deleted points' batches lose them; every other batch stays) or refill (batches are cut
+    /// from the remaining order, so they stay full but all shift).
+    #[arg(long, value_parser = parse_exclusion)]
+    pub exclusion: Option<genrep::trainer::ExclusionProtocol>,
     /// Build the report from these directories' rows (e.g. shards run elsewhere) into --out
     /// instead of running anything.
     #[arg(long, num_args = 1..)]
@@ -81,8 +92,25 @@ fn config(args: &ExperimentArgs) -> anyhow::Result<ExperimentConfig> {
     if let Some(v) = args.epochs {
         cfg.train.epochs = v;
     }
+    if let Some(v) = args.lr {
+        cfg.train.lr = v;
+    }
+    if let Some(v) = args.batch_size {
+        cfg.train.batch_size = v;
+    }
+    if let Some(v) = args.exclusion {
+        cfg.train.exclusion = v;
+    }
     cfg.validate()?;
     Ok(cfg)
+}
+
+fn parse_exclusion(s: &str) -> Result<genrep::trainer::ExclusionProtocol, String> {
+    match s {
+        "shrink-batches" | "shrink" => Ok(genrep::trainer::ExclusionProtocol::ShrinkBatches),
+        "refill" => Ok(genrep::trainer::ExclusionProtocol::Refill),
+        other => Err(format!("`{other}`: expected shrink-batches or refill")),
+    }
 }
 
 fn report(out: &Path, cfg: &ExperimentConfig, rows: Vec<genrep::experiments::Row>) -> anyhow::Result<()> {

@@ -3,7 +3,9 @@
 use anyhow::Context as _;
 use clap::Args;
 use genrep::data::DataDir;
-use genrep::explain::{explain, render, Checkpoints, Context, ExplainOptions, Method, Polarity, METHOD_HELP};
+use genrep::explain::{
+    explain, parse_method_spec, render, Checkpoints, Context, ExplainOptions, Polarity, METHOD_HELP,
+};
 use genrep::models::{parse_device, Classifier, Model};
 use genrep::trainer::{predict_logits, RunDir};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -124,7 +126,8 @@ pub fn load_run(path: &Path, device_arg: Option<&str>, data_dir: Option<&Path>) 
 
 /// Runs `genrep explain`.
 pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
-    let method: Method = args.method.parse()?;
+    // Parse first (the settings after `@` are applied to the options below).
+    parse_method_spec(&args.method, &ExplainOptions::default())?;
     let Loaded { run, cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data_dir)?;
     let ad = device.clone().autodiff();
     let record = run.read_record().ok();
@@ -166,6 +169,7 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         }),
         ..ExplainOptions::default()
     };
+    let (method, opts) = parse_method_spec(&args.method, &opts)?;
     let bar = ProgressBar::new(task.train.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} training examples [{elapsed_precise}<{eta_precise}]")

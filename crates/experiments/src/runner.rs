@@ -19,7 +19,7 @@ use crate::rows::{read_rows, Key, Row, RowStore, Solver};
 use burn::prelude::Device;
 use genrep_data::{DataDir, Task};
 use genrep_explain::importance::softmax_rows;
-use genrep_explain::{explain, subset, Checkpoints, Context, Method, TestPoint};
+use genrep_explain::{explain, parse_method_spec, subset, Checkpoints, Context, ExplainOptions, Method, TestPoint};
 use genrep_models::{write_atomic, Model, ModelSpec};
 use genrep_trainer::{fit, predict_logits, train_run, try_init_seeded, FitOptions, RunConfig, RunDir};
 use std::path::{Path, PathBuf};
@@ -134,13 +134,15 @@ pub fn read_config(out: &Path) -> Result<ExperimentConfig> {
     })
 }
 
-/// Methods of `cfg` that parse, and the ones that do not with the reason.
-pub fn supported_methods(cfg: &ExperimentConfig) -> (Vec<(String, Method)>, Vec<(String, String)>) {
+/// Methods of `cfg` that parse (with their settings, `name@key=value`), and the ones that do not
+/// with the reason.
+#[allow(clippy::type_complexity)]
+pub fn supported_methods(cfg: &ExperimentConfig) -> (Vec<(String, Method, ExplainOptions)>, Vec<(String, String)>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
     for name in &cfg.methods {
-        match name.parse::<Method>() {
-            Ok(m) => ok.push((name.clone(), m)),
+        match parse_method_spec(name, &cfg.explain) {
+            Ok((m, o)) => ok.push((name.clone(), m, o)),
             Err(e) => bad.push((name.clone(), e.to_string())),
         }
     }
@@ -237,9 +239,9 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
         // Deletion rows still missing for (method, test point); methods with any are pending.
         let missing = |m: &str, t: usize| ks.iter().filter(|&&k| !has(&Key::Del(seed, t, m.to_string(), k))).count();
         let mut left = 0;
-        let pending: Vec<(&String, &Method, Vec<usize>)> = methods
+        let pending: Vec<(&String, &Method, &ExplainOptions, Vec<usize>)> = methods
             .iter()
-            .map(|(name, m)| {
+            .map(|(name, m, o)| {
                 let ts: Vec<usize> = tests
                     .iter()
                     .copied()
@@ -249,9 +251,9 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                         n > 0
                     })
                     .collect();
-                (name, m, ts)
+                (name, m, o, ts)
             })
-            .filter(|(_, _, ts)| !ts.is_empty())
+            .filter(|(_, _, _, ts)| !ts.is_empty())
             .collect();
         summary.skipped += tests.len() * methods.len() * ks.len() - left;
         if pending.is_empty() {
@@ -298,7 +300,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
         };
         let ctx = Context { model, train: &task.train, test: &task.test, record: Some(&record), batch_size: 256 };
         let mut work = Vec::new();
-        for (name, method, ts) in &pending {
+        for (name, method, method_opts, ts) in &pending {
             let missing: Vec<usize> =
                 ts.iter().copied().filter(|&t| !has(&Key::Ranking(seed, t, name.to_string()))).collect();
             if !missing.is_empty() {
@@ -309,7 +311,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                     method,
                     name,
                     &missing,
-                    &cfg.explain,
+                    method_opts,
                     Some(&checkpoints),
                     cfg.dataset.is_text(),
                     &mut |d, t| monitor.position(d, t),
@@ -326,7 +328,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                     let point = TestPoint { index: a.test_index, class: a.explained_class, versus: a.versus };
                     let solver = match (diag.cg.get(j), &diag.surrogate) {
                         (Some(cg), _) => Some(Solver {
-                            kind: if cfg.explain.lissa.is_some() { "lissa" } else { "cg" }.into(),
+                            kind: if method_opts.lissa.is_some() { "lissa" } else { "cg" }.into(),
                             iterations: cg.iterations,
                             residual: cg.relative_residual,
                             converged: cg.converged,

@@ -125,34 +125,14 @@ struct Objective<'a> {
     lambda: f64,
 }
 
-/// `sum_j a_j b_j` with eight independent partial sums, so the compiler can vectorise it
-/// (a single f64 accumulator is a serial dependency chain).
-fn dot8(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let tail: f64 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f64>() + tail
-}
-
-/// Logits of a linear head on fixed features, `z_i = Theta^T phi_i` (`feats` `[n, dim]`
-/// row-major, `theta` `[dim, C]` row-major, bias row included when `phi_i` ends in 1): `[n, C]`.
+/// Logits of a linear head on fixed features, `Z = Phi Theta` (`feats` `[n, dim]` row-major,
+/// `theta` `[dim, C]` row-major, bias row included when `phi_i` ends in 1): `[n, C]`. One
+/// multi-threaded f64 matrix product (deterministic: each output block is computed whole).
 pub fn linear_logits(feats: &[f64], dim: usize, theta: &[f64], c: usize) -> Vec<f64> {
-    use rayon::prelude::*;
     let d = dim.max(1);
-    // Class-major copy of Theta, so each logit is one contiguous dot product.
-    let theta_t: Vec<f64> = (0..c).flat_map(|k| (0..d).map(move |j| theta[j * c + k])).collect();
-    let mut z = vec![0.0; feats.len() / d * c];
-    z.par_chunks_mut(c.max(1)).zip(feats.par_chunks(d)).for_each(|(zi, phi)| {
-        for (k, zk) in zi.iter_mut().enumerate() {
-            *zk = dot8(phi, &theta_t[k * d..(k + 1) * d]);
-        }
-    });
+    let n = feats.len() / d;
+    let mut z = vec![0.0; n * c];
+    genrep_kernels::matmul::matmul_f64(&mut z, feats, theta, n, d, c, false, false, true);
     z
 }
 
@@ -162,45 +142,16 @@ impl Objective<'_> {
         linear_logits(self.feats, self.dim, theta, self.c)
     }
 
-    /// `(F, grad F, dL_i/dz_i)` at `theta`.
+    /// `(F, grad F, dL_i/dz_i)` at `theta`: `grad F = Phi^T dZ / n + 2 lambda Theta`.
     fn eval(&self, theta: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
-        use rayon::prelude::*;
         let (d, c, n) = (self.dim, self.c, self.n);
         let z = self.logits(theta);
         let (loss, dz) = crate::solve::soft_cross_entropy(&z, self.targets, c);
-        // grad = Phi^T dz / n + 2 lambda Theta, accumulated class-major (contiguous axpy per
-        // example and class) per thread over row blocks, then transposed back.
-        let block = 512;
-        let grad_t = (0..n.div_ceil(block))
-            .into_par_iter()
-            .map(|b| {
-                let mut g = vec![0.0; c * d];
-                for i in b * block..((b + 1) * block).min(n) {
-                    let phi = &self.feats[i * d..(i + 1) * d];
-                    for k in 0..c {
-                        let w = dz[i * c + k];
-                        if w != 0.0 {
-                            for (gj, pj) in g[k * d..(k + 1) * d].iter_mut().zip(phi) {
-                                *gj += pj * w;
-                            }
-                        }
-                    }
-                }
-                g
-            })
-            .reduce(
-                || vec![0.0; c * d],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            );
-        let reg: f64 = theta.iter().map(|t| t * t).sum();
         let mut grad = vec![0.0; d * c];
-        for j in 0..d {
-            for k in 0..c {
-                grad[j * c + k] = grad_t[k * d + j] / n as f64 + 2.0 * self.lambda * theta[j * c + k];
-            }
+        genrep_kernels::matmul::matmul_f64(&mut grad, self.feats, &dz, d, n, c, true, false, true);
+        let reg: f64 = theta.iter().map(|t| t * t).sum();
+        for (g, t) in grad.iter_mut().zip(theta) {
+            *g = *g / n as f64 + 2.0 * self.lambda * t;
         }
         (loss / n as f64 + self.lambda * reg, grad, dz)
     }

@@ -92,6 +92,62 @@ pub fn matmul(c: &mut [f32], ldc: usize, a: View<'_>, b: View<'_>, accumulate: b
     }
 }
 
+/// `C = A B` (or `C += A B`) in f64 for row-major `A` (`[m, k]`, row stride `lda`) and `B`
+/// (`[k, n]`), `C` row-major `[m, n]`; `transpose_a` reads `A` as `[k, m]` instead (so
+/// `C = A^T B`). Multi-threaded (rayon) when `parallel`: for the few large products of a
+/// last-layer refit, not for per-example work.
+///
+/// # Panics
+/// If a buffer is too short for its shape.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_f64(
+    c: &mut [f64],
+    a: &[f64],
+    b: &[f64],
+    m: usize,
+    k: usize,
+    n: usize,
+    transpose_a: bool,
+    accumulate: bool,
+    parallel: bool,
+) {
+    assert!(c.len() >= m * n && a.len() >= m * k && b.len() >= k * n, "matmul_f64: buffers too short for {m}x{k}x{n}");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c[..m * n].fill(0.0);
+        }
+        return;
+    }
+    let (a_rs, a_cs) = if transpose_a { (1, m) } else { (k, 1) };
+    // SAFETY: the shapes were checked against the buffer lengths above.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None },
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +182,30 @@ mod tests {
         let want = naive(va.t(), vb.t());
         for (x, y) in c2.iter().zip(&want) {
             assert!((x - y).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn f64_product_and_its_transpose() {
+        let a: Vec<f64> = (0..12).map(|i| i as f64 * 0.5 - 2.0).collect(); // [3, 4]
+        let b: Vec<f64> = (0..8).map(|i| (i as f64).sin()).collect(); // [4, 2]
+        let mut c = vec![0.0; 6];
+        matmul_f64(&mut c, &a, &b, 3, 4, 2, false, false, true);
+        for r in 0..3 {
+            for j in 0..2 {
+                let want: f64 = (0..4).map(|t| a[r * 4 + t] * b[t * 2 + j]).sum();
+                assert!((c[r * 2 + j] - want).abs() < 1e-12);
+            }
+        }
+        // A^T (A read as [4, 3]) times a [3, 2] matrix.
+        let d: Vec<f64> = (0..6).map(|i| i as f64).collect();
+        let mut e = vec![1.0; 8];
+        matmul_f64(&mut e, &a, &d, 4, 3, 2, true, true, false);
+        for r in 0..4 {
+            for j in 0..2 {
+                let want: f64 = 1.0 + (0..3).map(|t| a[t * 4 + r] * d[t * 2 + j]).sum::<f64>();
+                assert!((e[r * 2 + j] - want).abs() < 1e-12);
+            }
         }
     }
 
