@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_common import VisionCnn, read_idx, stats  # noqa: E402
+from torch_common import TextCnn, VisionCnn, load_cifar, read_idx, stats, synthetic_tokens  # noqa: E402
 
 MEAN, STD = 0.1307, 0.3081
 
@@ -152,6 +152,7 @@ def main():
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -159,7 +160,21 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    x_all, y_all, num_classes = load_mnist(args.data_dir, args.task)
+    if args.task.startswith("mnist"):
+        x_all, y_all, num_classes = load_mnist(args.data_dir, args.task)
+        model = VisionCnn(num_classes)
+        arch = f"vision-cnn(1x28x28, 32-64, k5, C={num_classes})"
+    elif args.task.startswith("cifar10"):
+        x_all, y_all, num_classes = load_cifar(args.data_dir, args.task)
+        model = VisionCnn(num_classes, in_channels=3, height=32, width=32)
+        arch = f"vision-cnn(3x32x32, 32-64, k5, C={num_classes})"
+    elif args.task.startswith(("agnews", "toxicity")):
+        n_tok = max(args.steps, args.warmup, 1) * args.batch_size
+        x_all, y_all, num_classes = synthetic_tokens(n_tok, args.seq_len, seed=args.seed)
+        model = TextCnn(num_classes)
+        arch = f"text-cnn(V=30522, e=48, h=128, k5, C={num_classes}, L={args.seq_len}; synthetic token ids)"
+    else:
+        sys.exit(f"unsupported task {args.task!r}")
     n = args.steps * args.batch_size
     idx = np.arange(n) % len(y_all)
     x, y = torch.from_numpy(x_all[idx].copy()), torch.from_numpy(y_all[idx].copy())
@@ -167,7 +182,6 @@ def main():
     widx = np.arange(nw) % len(y_all)
     xw, yw = torch.from_numpy(x_all[widx].copy()), torch.from_numpy(y_all[widx].copy())
 
-    model = VisionCnn(num_classes)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr)
     nparams = sum(p.numel() for p in model.parameters())
     print(
@@ -194,19 +208,19 @@ def main():
         )
     s = stats(rates)
     if args.json:
-        print(json.dumps({"device": "pytorch-cpu", "task": args.task, "batch_size": args.batch_size,
+        print(json.dumps({"device": "pytorch-cpu", "task": args.task, "architecture": arch, "batch_size": args.batch_size,
                           "steps_per_rep": args.steps, "warmup_steps": args.warmup, "reps": args.reps,
                           "threads": torch.get_num_threads(), "torch": torch.__version__,
                           "examples_per_s": rates, "stats": s}))
     else:
         print(
-            f"pytorch-{torch.__version__} cpu threads {torch.get_num_threads()} vision-cnn(1x28x28, 32-64, k5, "
-            f"C={num_classes}) batch {args.batch_size}: {s['median']:.1f} examples/s median "
+            f"pytorch-{torch.__version__} cpu threads {torch.get_num_threads()} {arch} "
+            f"batch {args.batch_size}: {s['median']:.1f} examples/s median "
             f"({1e3 * args.batch_size / s['median']:.1f} ms/step; mean {s['mean']:.1f} sd {s['sd']:.1f} "
             f"min {s['min']:.1f} max {s['max']:.1f} over {args.reps} reps x {args.steps} steps after "
             f"{args.warmup} warm-up)"
         )
-    if args.profile:
+    if args.profile and isinstance(model, VisionCnn):
         profile_step(model, opt, x, y, args.batch_size, steps=min(args.steps, 20))
         profile_layers(model, x[: args.batch_size])
 

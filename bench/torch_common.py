@@ -45,6 +45,61 @@ class VisionCnn(nn.Module):
         return self.head(self.features(x))
 
 
+class TextCnn(nn.Module):
+    """embedding(V x e) -> conv1d k 'same' -> relu -> conv1d k 'same' -> relu -> max over time ->
+    linear head (crates/models/src/text_cnn.rs)."""
+
+    def __init__(self, num_classes, vocab=30522, embed=48, hidden=128, kernel=5):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, embed)
+        self.conv1 = nn.Conv1d(embed, hidden, kernel, padding=kernel // 2)
+        self.conv2 = nn.Conv1d(hidden, hidden, kernel, padding=kernel // 2)
+        self.head = nn.Linear(hidden, num_classes)
+
+    def features(self, tokens):
+        x = self.embedding(tokens).transpose(1, 2)
+        x = F.relu(self.conv2(F.relu(self.conv1(x))))
+        return x.max(dim=2).values
+
+    def forward(self, tokens):
+        return self.head(self.features(tokens))
+
+
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def load_cifar(data_dir, task):
+    """The training images of a CIFAR-10 task (`cifar10` or `cifar10:A-vs-B`, class names or
+    indices), normalised per channel, as float32 [n, 3, 32, 32] and int64 labels."""
+    raw = b"".join(
+        open(f"{data_dir}/cifar-10-batches-bin/data_batch_{i}.bin", "rb").read() for i in range(1, 6)
+    )
+    rec = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3073)
+    labels, images = rec[:, 0].astype(np.int64), rec[:, 1:].reshape(-1, 3, 32, 32)
+    if task == "cifar10":
+        classes = list(range(10))
+    else:
+        names = task.split(":", 1)[1].split("-vs-")
+        classes = [CIFAR_CLASSES.index(c) if c in CIFAR_CLASSES else int(c) for c in names]
+    keep = np.isin(labels, classes)
+    x = images[keep].astype(np.float32) / 255.0
+    x = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / x.std(axis=(0, 2, 3), keepdims=True)
+    remap = {c: i for i, c in enumerate(classes)}
+    return x, np.array([remap[v] for v in labels[keep]], dtype=np.int64), len(classes)
+
+
+def synthetic_tokens(n, seq_len, vocab=30522, seed=0):
+    """Token ids for text throughput measurements: [CLS], 20-60 random WordPiece ids, [SEP],
+    [PAD] to `seq_len` (the dense convolutions' cost does not depend on which ids they are)."""
+    rng = np.random.default_rng(seed)
+    ids = np.zeros((n, seq_len), dtype=np.int64)
+    for i in range(n):
+        length = min(seq_len - 2, int(rng.integers(20, 61)))
+        ids[i, 0], ids[i, length + 1] = 101, 102
+        ids[i, 1 : length + 1] = rng.integers(1000, vocab, size=length)
+    return ids, (rng.random(n) < 0.5).astype(np.int64), 2
+
+
 def stats(xs):
     """Median, mean, sample standard deviation, min and max of a list of numbers."""
     return {

@@ -22,7 +22,7 @@ use clap::{Args, Subcommand};
 use genrep::data::{DataDir, Examples, Inputs};
 use genrep::models::{parse_device, Classifier, Input, Model, ModelSpec};
 use genrep::trainer::loss::{linear_surrogate, softmax_cross_entropy};
-use genrep::trainer::{fit, try_init_seeded, FitOptions, OptimizerConfig, TrainConfig};
+use genrep::trainer::{fit, try_init_seeded, Engine, FitOptions, OptimizerConfig, TrainConfig};
 use std::path::Path;
 use std::time::Instant;
 
@@ -73,6 +73,15 @@ pub struct TrainBenchArgs {
     /// Print the summary as one JSON object per device instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Token sequence length (text tasks).
+    #[arg(long, default_value_t = 128)]
+    pub seq_len: usize,
+    /// Training points per class to take from (default: all).
+    #[arg(long)]
+    pub train_per_class: Option<usize>,
+    /// `auto` (the model's fused CPU path on the CPU, the default) or `burn` (burn's autodiff).
+    #[arg(long, default_value = "auto")]
+    pub engine: String,
 }
 
 /// Runs a `genrep bench` subcommand.
@@ -178,10 +187,10 @@ fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         args.device.iter().map(|d| Ok((d.clone(), parse_device(d)?))).collect::<anyhow::Result<_>>()?;
     let task_args = TaskArgs {
         task: args.task.clone(),
-        train_per_class: None,
+        train_per_class: args.train_per_class,
         test_per_class: Some(1),
         seed: 0,
-        seq_len: 128,
+        seq_len: args.seq_len,
         balance_train: false,
     };
     let (spec, options) = task_args.resolve()?;
@@ -200,6 +209,7 @@ fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         checkpoint_every_epoch: false,
         last_layer_l2: 0.0,
         exclusion: Default::default(),
+        schedule: Default::default(),
     };
     let cfg = cfg(1);
     let macs = vision_macs(&model_spec);
@@ -224,7 +234,12 @@ fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     let mut results = Vec::new();
     for (name, device) in &devices {
         let mut model = try_init_seeded(device, args.seed, |d| model_spec.init(d))?;
-        let opts = FitOptions::new(device.clone());
+        let mut opts = FitOptions::new(device.clone());
+        opts.engine = match args.engine.as_str() {
+            "auto" => Engine::Auto,
+            "burn" => Engine::Burn,
+            other => anyhow::bail!("--engine `{other}`: expected auto or burn"),
+        };
         if args.warmup > 0 {
             let t = Instant::now();
             model = fit(model, &warm, None, &cfg, &opts, &mut [])?.model;

@@ -2,11 +2,12 @@
 //! NTK, TracInCP and influence kernels: `s_i = < d/dtheta [ w_i . f(x_i) ], v >` for every
 //! training example `i` and `--tests` fixed parameter-space vectors `v`.
 //!
-//! Two paths on the same run, examples and vectors: the generic one (one batch-1 burn backward
-//! pass per example, exact for any `Classifier`) and the model's batched layer-wise fast path
-//! (`Classifier::per_example_dots`). Each is timed `--reps` times after one untimed warm-up
-//! call; the summary is examples/s (median over repetitions) and the ratio, with the largest
-//! disagreement between the two paths relative to the largest |score| as a correctness check.
+//! Three paths on the same run, examples and vectors: the generic one (one batch-1 burn backward
+//! pass per example, exact for any `Classifier`), burn's batched layer-wise path
+//! (`Classifier::per_example_dots` on burn tensors) and the fused CPU path (`FastNet`, the
+//! default wherever a model has one). Each is timed `--reps` times after one untimed warm-up
+//! call; the summary is examples/s (median over repetitions) and the ratios, with the largest
+//! disagreement with the batch-1 path relative to the largest |score| as a correctness check.
 
 use super::bench::Stats;
 use super::explain::{load_run, Loaded};
@@ -46,9 +47,16 @@ struct GradsBench {
     examples: usize,
     tests: usize,
     batch1_examples_per_s: Stats,
-    fast_examples_per_s: Stats,
-    speedup: f64,
+    burn_batched_examples_per_s: Stats,
+    fused_examples_per_s: Option<Stats>,
     max_rel_diff: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Path3 {
+    Batch1,
+    BurnBatched,
+    Fused,
 }
 
 /// Runs `genrep bench grads`.
@@ -68,16 +76,23 @@ pub fn run(args: GradsBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> 
     let alpha: Vec<f64> =
         (0..n).flat_map(|i| (0..c).map(move |k| if k == labels[i] { -1.0 } else { 1.0 / c as f64 })).collect();
     let tests: Vec<TestPoint> = (0..args.tests).map(|i| TestPoint::logit(i, 0)).collect();
-    let mut kernel = GradientKernel::new(model.clone(), &train, &task.test, Preconditioner::Identity, "ntk-final");
+    let kernel = GradientKernel::new(model.clone(), &train, &task.test, Preconditioner::Identity, "ntk-final");
+    let has_fused = kernel.fast.is_some();
     eprintln!(
-        "{}: {} training examples x {} vectors, {} repetitions per path",
+        "{}: {} training examples x {} vectors, {} repetitions per path{}",
         model.architecture(),
         n,
         args.tests,
-        args.reps
+        args.reps,
+        if has_fused { "" } else { " (no fused path on this device)" }
     );
-    let mut time = |batched: bool| -> anyhow::Result<(Vec<f64>, Vec<Vec<f64>>)> {
-        kernel.batched = batched;
+    let mut kernel = kernel;
+    let fused = kernel.fast.take();
+    let mut time = |path: Path3| -> anyhow::Result<(Vec<f64>, Vec<Vec<f64>>)> {
+        kernel.batched = path != Path3::Batch1;
+        if path == Path3::Fused {
+            kernel.fast = fused.as_ref().and_then(|_| model.fast_net());
+        }
         let mut out = kernel.contract(&alpha, &tests, &mut |_, _| {})?; // warm-up
         let mut rates = Vec::new();
         for r in 0..args.reps {
@@ -85,28 +100,41 @@ pub fn run(args: GradsBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> 
             out = kernel.contract(&alpha, &tests, &mut |_, _| {})?;
             let s = start.elapsed().as_secs_f64();
             rates.push(n as f64 / s);
-            eprintln!(
-                "  {}: rep {r}: {:.2}s ({:.0} examples/s)",
-                if batched { "fast" } else { "batch-1" },
-                s,
-                n as f64 / s
-            );
+            eprintln!("  {path:?}: rep {r}: {:.2}s ({:.0} examples/s)", s, n as f64 / s);
         }
         Ok((rates, out))
     };
-    let (slow_rates, slow) = time(false)?;
-    let (fast_rates, fast) = time(true)?;
+    let (slow_rates, slow) = time(Path3::Batch1)?;
+    let (burn_rates, burn) = time(Path3::BurnBatched)?;
+    let fused_run = if has_fused { Some(time(Path3::Fused)?) } else { None };
     let scale = slow.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
-    let max_rel_diff =
-        slow.iter().flatten().zip(fast.iter().flatten()).fold(0.0f64, |m, (a, b)| m.max((a - b).abs())) / scale;
-    let (s, f) = (Stats::of(&slow_rates), Stats::of(&fast_rates));
-    let speedup = f.median / s.median;
-    println!("| path | examples/s (median) | mean ± sd | min-max |");
-    println!("|---|---|---|---|");
-    for (name, st) in [("batch-1 backward per example", &s), ("batched fast path", &f)] {
-        println!("| {name} | {:.0} | {:.0} ± {:.0} | {:.0}-{:.0} |", st.median, st.mean, st.sd, st.min, st.max);
+    let diff = |x: &Vec<Vec<f64>>| {
+        slow.iter().flatten().zip(x.iter().flatten()).fold(0.0f64, |m, (a, b)| m.max((a - b).abs())) / scale
+    };
+    let max_rel_diff = fused_run.as_ref().map(|f| diff(&f.1)).unwrap_or(0.0).max(diff(&burn));
+    let (s, b) = (Stats::of(&slow_rates), Stats::of(&burn_rates));
+    let f = fused_run.as_ref().map(|r| Stats::of(&r.0));
+    println!("| path | examples/s (median) | mean ± sd | min-max | vs batch-1 |");
+    println!("|---|---|---|---|---|");
+    let rows = [
+        ("batch-1 burn backward per example", Some(&s)),
+        ("burn, batched layer-wise", Some(&b)),
+        ("fused CPU path", f.as_ref()),
+    ];
+    for (name, st) in rows {
+        if let Some(st) = st {
+            println!(
+                "| {name} | {:.0} | {:.0} ± {:.0} | {:.0}-{:.0} | {:.2}x |",
+                st.median,
+                st.mean,
+                st.sd,
+                st.min,
+                st.max,
+                st.median / s.median
+            );
+        }
     }
-    println!("speed-up {speedup:.2}x; largest difference between the paths / largest |score| = {max_rel_diff:.1e}");
+    println!("largest difference to the batch-1 path / largest |score| = {max_rel_diff:.1e}");
     if let Some(path) = &args.json {
         let out = GradsBench {
             run: args.run.display().to_string(),
@@ -114,8 +142,8 @@ pub fn run(args: GradsBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> 
             examples: n,
             tests: args.tests,
             batch1_examples_per_s: s,
-            fast_examples_per_s: f,
-            speedup,
+            burn_batched_examples_per_s: b,
+            fused_examples_per_s: f,
             max_rel_diff,
         };
         genrep::models::write_atomic(path, serde_json::to_string_pretty(&out)?.as_bytes())?;

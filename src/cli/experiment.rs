@@ -60,6 +60,9 @@ pub struct ExperimentArgs {
     /// from the remaining order, so they stay full but all shift).
     #[arg(long, value_parser = parse_exclusion)]
     pub exclusion: Option<genrep::trainer::ExclusionProtocol>,
+    /// Override the preset's learning-rate schedule: constant or linear-decay.
+    #[arg(long, value_parser = super::train::parse_schedule)]
+    pub schedule: Option<genrep::trainer::LrSchedule>,
     /// Build the report from these directories' rows (e.g. shards run elsewhere) into --out
     /// instead of running anything.
     #[arg(long, num_args = 1..)]
@@ -100,6 +103,9 @@ fn config(args: &ExperimentArgs) -> anyhow::Result<ExperimentConfig> {
     }
     if let Some(v) = args.exclusion {
         cfg.train.exclusion = v;
+    }
+    if let Some(v) = args.schedule {
+        cfg.train.schedule = v;
     }
     cfg.validate()?;
     Ok(cfg)

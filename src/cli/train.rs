@@ -48,6 +48,9 @@ pub struct TrainArgs {
     /// paper: the logits then decompose into representer values at a stationary point).
     #[arg(long, default_value_t = 0.0)]
     pub last_layer_l2: f64,
+    /// Learning-rate schedule: constant, or linear-decay (lr (1 - t/T) at step t of T).
+    #[arg(long, default_value = "constant", value_parser = parse_schedule)]
+    pub schedule: genrep::trainer::LrSchedule,
     /// Seed of the initial weights and the minibatch order.
     #[arg(long, default_value_t = 0)]
     pub train_seed: u64,
@@ -108,6 +111,7 @@ pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         checkpoint_every_epoch: !args.no_epoch_checkpoints,
         last_layer_l2: args.last_layer_l2,
         exclusion: Default::default(),
+        schedule: args.schedule,
     };
     train_cfg.validate()?;
 
@@ -164,4 +168,13 @@ pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     let test_acc = outcome.history.last().and_then(|m| m.test_accuracy).unwrap_or(0.0);
     println!("final train accuracy {train_acc:.4}, test accuracy {test_acc:.4}; run written to {}", args.out.display());
     Ok(())
+}
+
+/// Parses `--schedule`.
+pub fn parse_schedule(s: &str) -> Result<genrep::trainer::LrSchedule, String> {
+    match s {
+        "constant" => Ok(genrep::trainer::LrSchedule::Constant),
+        "linear-decay" | "linear" => Ok(genrep::trainer::LrSchedule::LinearDecay),
+        other => Err(format!("`{other}`: expected constant or linear-decay")),
+    }
 }

@@ -51,6 +51,29 @@ pub enum ExclusionProtocol {
     Refill,
 }
 
+/// The learning rate over the `T` steps of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// `eta_t = lr` throughout.
+    #[default]
+    Constant,
+    /// `eta_t = lr (1 - t / T)` for steps `t = 0..T`: a linear decay towards 0, which settles the
+    /// final weights (with a constant rate the last epoch's noise decides where a run ends).
+    /// The tracking representer (Eqn 10) uses each step's `eta_t`, so it stays exact.
+    LinearDecay,
+}
+
+impl LrSchedule {
+    /// The learning rate of step `t` of `total`, for base rate `lr`.
+    pub fn at(self, lr: f64, t: usize, total: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => lr,
+            LrSchedule::LinearDecay => lr * (1.0 - t as f64 / total.max(1) as f64),
+        }
+    }
+}
+
 /// Everything that determines a training run besides the data and the architecture.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
@@ -58,7 +81,7 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Minibatch size.
     pub batch_size: usize,
-    /// Learning rate (constant).
+    /// Learning rate (the base rate of [`TrainConfig::schedule`]).
     pub lr: f64,
     /// The optimiser.
     pub optimizer: OptimizerConfig,
@@ -77,6 +100,9 @@ pub struct TrainConfig {
     /// Minibatches of a run with exclusions (deletion diagnostics).
     #[serde(default)]
     pub exclusion: ExclusionProtocol,
+    /// Learning-rate schedule.
+    #[serde(default)]
+    pub schedule: LrSchedule,
 }
 
 impl Default for TrainConfig {
@@ -91,6 +117,7 @@ impl Default for TrainConfig {
             checkpoint_every_epoch: true,
             last_layer_l2: 0.0,
             exclusion: ExclusionProtocol::ShrinkBatches,
+            schedule: LrSchedule::Constant,
         }
     }
 }

@@ -17,7 +17,7 @@ pub mod schedule;
 pub mod trainer;
 
 pub use checkpoint::{Checkpoint, CheckpointKind};
-pub use config::{ExclusionProtocol, OptimizerConfig, TrainConfig};
+pub use config::{ExclusionProtocol, LrSchedule, OptimizerConfig, TrainConfig};
 pub use error::{Result, TrainError};
 pub use observer::{StepInfo, StepObserver, TrainingRecord};
 pub use run::{train_run, RunConfig, RunDir};

@@ -230,15 +230,25 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
         Some(f) => assign_flat(model, f.params()),
         None => model,
     };
+    let total = cfg.total_steps(n);
+    let per_epoch = n.div_ceil(cfg.batch_size).max(1);
     let save = |model: &M, kind: CheckpointKind, step: usize, epoch: usize, out: &mut Vec<Checkpoint>| -> Result<()> {
         if let Some(dir) = &opts.checkpoint_dir {
-            out.push(write_checkpoint(model, dir, kind, step, epoch, cfg.lr)?);
+            // The learning rate a checkpoint stands for (TracInCP weighs by it): for epoch ends,
+            // the mean rate of the epoch just finished; otherwise the rate at its step.
+            let lr = match kind {
+                CheckpointKind::Epoch(_) | CheckpointKind::Final if step > 0 => {
+                    let from = step.saturating_sub(per_epoch);
+                    (from..step).map(|t| cfg.schedule.at(cfg.lr, t, total)).sum::<f64>() / (step - from) as f64
+                }
+                _ => cfg.schedule.at(cfg.lr, step, total),
+            };
+            out.push(write_checkpoint(model, dir, kind, step, epoch, lr)?);
         }
         Ok(())
     };
     save(&model, CheckpointKind::Init, 0, 0, &mut checkpoints)?;
 
-    let total = cfg.total_steps(n);
     // The middle checkpoint (T/2 in the paper's Table 1) is taken after step floor(T/2).
     let middle_step = total / 2;
     let mut history = Vec::with_capacity(cfg.epochs);
@@ -247,6 +257,7 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
         let start = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
         for batch in epoch_batches_without(n, cfg.batch_size, cfg.seed, epoch, &excluded, cfg.exclusion) {
+            let lr = cfg.schedule.at(cfg.lr, step, total);
             if !batch.is_empty() {
                 let labels: Vec<usize> = batch.iter().map(|&i| train.labels[i]).collect();
                 let scale = 1.0 / batch.len() as f32;
@@ -280,7 +291,7 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
                 let info = StepInfo {
                     step,
                     epoch,
-                    lr: cfg.lr,
+                    lr,
                     batch_indices: &batch,
                     dloss_dlogits: &parts.dloss_dlogits,
                     num_classes: c,
@@ -298,7 +309,7 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
                             let theta = &f.params()[range.clone()];
                             grad[range].iter_mut().zip(theta).for_each(|(g, t)| *g += 2.0 * lambda * t);
                         }
-                        flat_optim.step(cfg.lr, f.params_mut(), &mut grad);
+                        flat_optim.step(lr, f.params_mut(), &mut grad);
                     }
                     (None, Some(logits)) => {
                         let weights: Vec<f32> = parts.dloss_dlogits.iter().map(|g| g * scale).collect();
@@ -308,7 +319,7 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
                         }
                         let grads = objective.backward();
                         let grads = GradientsParams::from_grads(grads, &model);
-                        model = optim.step(cfg.lr, model, grads);
+                        model = optim.step(lr, model, grads);
                     }
                     (None, None) => unreachable!("the burn path keeps its logits"),
                 }

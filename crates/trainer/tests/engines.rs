@@ -8,7 +8,10 @@ use burn::prelude::*;
 use genrep_data::{Examples, Inputs};
 use genrep_models::params::flat_values;
 use genrep_models::{Model, ModelSpec, TextCnnConfig, VisionCnnConfig};
-use genrep_trainer::{fit, try_init_seeded, Engine, FitOptions, OptimizerConfig, TrainConfig, TrainingRecord};
+use genrep_trainer::{
+    fit, try_init_seeded, Engine, ExclusionProtocol, FitOptions, LrSchedule, OptimizerConfig, TrainConfig,
+    TrainingRecord,
+};
 
 fn images(n: usize) -> Examples {
     let data: Vec<f32> = (0..n * 64).map(|i| (((i * 2654435761) % 1000) as f32 / 1000.0) - 0.5).collect();
@@ -76,6 +79,10 @@ fn fused_training_follows_burns_trajectory() {
         ),
         ("Adam", TrainConfig { optimizer: OptimizerConfig::adam(), lr: 0.01, ..base.clone() }),
         ("last-layer L2", TrainConfig { last_layer_l2: 0.05, ..base.clone() }),
+        (
+            "linear decay, refilled batches",
+            TrainConfig { schedule: LrSchedule::LinearDecay, exclusion: ExclusionProtocol::Refill, ..base.clone() },
+        ),
     ];
     for (spec, train, name) in [(&vision, images(48), "vision"), (&text, texts(40, 9, 30), "text")] {
         for (label, cfg) in &cases {

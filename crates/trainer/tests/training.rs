@@ -53,6 +53,7 @@ fn cfg() -> TrainConfig {
         checkpoint_every_epoch: false,
         last_layer_l2: 0.0,
         exclusion: Default::default(),
+        schedule: Default::default(),
     }
 }
 
@@ -206,4 +207,34 @@ fn momentum_and_adam_also_train_deterministically() {
         let b = fit(new_model(3), &train, None, &c, &FitOptions::new(Device::flex()), &mut []).unwrap();
         assert_eq!(flat_params(&a.model, &probe), flat_params(&b.model, &probe), "{opt:?}");
     }
+}
+
+#[test]
+fn linear_decay_reaches_the_record_and_checkpoints() {
+    // With lr (1 - t/T), step t's rate is what the tracking record sums and what TracInCP reads
+    // from the epoch checkpoints (the mean rate of the epoch just finished).
+    let train = toy(40, 9);
+    let c = TrainConfig { schedule: genrep_trainer::LrSchedule::LinearDecay, checkpoint_every_epoch: true, ..cfg() };
+    let dir = std::env::temp_dir().join(format!("genrep-decay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut opts = FitOptions::new(Device::flex());
+    opts.checkpoint_dir = Some(dir.clone());
+    struct Rates(Vec<f64>);
+    impl StepObserver for Rates {
+        fn on_step(&mut self, info: &StepInfo<'_>) {
+            self.0.push(info.lr);
+        }
+    }
+    let mut rates = Rates(Vec::new());
+    let out = fit(new_model(4), &train, None, &c, &opts, &mut [&mut rates]).unwrap();
+    let total = c.total_steps(40);
+    assert_eq!(rates.0.len(), total);
+    for (t, lr) in rates.0.iter().enumerate() {
+        assert!((lr - c.lr * (1.0 - t as f64 / total as f64)).abs() < 1e-12);
+    }
+    let per_epoch = total / c.epochs;
+    let fin = out.checkpoints.iter().find(|k| k.name == "final").unwrap();
+    let want: f64 = rates.0[total - per_epoch..].iter().sum::<f64>() / per_epoch as f64;
+    assert!((fin.lr - want).abs() < 1e-12, "final checkpoint lr {} vs the last epoch's mean {want}", fin.lr);
+    let _ = std::fs::remove_dir_all(&dir);
 }
