@@ -23,7 +23,7 @@ fn main() -> anyhow::Result<()> {
     let task = build_task(&DataDir::resolve(None)?, &cfg.task, &cfg.task_options)?;
     let device = burn::prelude::Device::flex().autodiff();
     let model: Model = run.load_model("final", &device)?;
-    let ctx = Context { model, train: &task.train, test: &task.test, record: None, batch_size: 256 };
+    let ctx = Context { model, train: &task.train, test: &task.test, record: None, batch_size: 256, cache: None };
     let n = task.train.len();
     let method: Method = "influence".parse()?;
     let indices: Vec<usize> = (0..tests).collect();

@@ -66,8 +66,14 @@ fn main() -> anyhow::Result<()> {
     let test_acc = outcome.history.last().and_then(|m| m.test_accuracy).unwrap_or(0.0);
     println!("custom MLP: {} steps, test accuracy {test_acc:.4}", outcome.steps);
     // Explain test point 0 by the training examples: tracking representer x NTK-final.
-    let ctx =
-        Context { model: outcome.model, train: &task.train, test: &task.test, record: Some(&record), batch_size: 256 };
+    let ctx = Context {
+        model: outcome.model,
+        train: &task.train,
+        test: &task.test,
+        record: Some(&record),
+        batch_size: 256,
+        cache: None,
+    };
     let method = "tracking:ntk-final";
     let (attrs, _) =
         explain(&ctx, &method.parse()?, method, &[0], &ExplainOptions::default(), None, false, &mut |_, _| {})?;

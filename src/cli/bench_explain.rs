@@ -75,7 +75,8 @@ pub fn run(args: ExplainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()
     let ad = device.clone().autodiff();
     let checkpoints =
         Checkpoints { list: run.read_checkpoints()?, load: Box::new(|name: &str| Ok(run.load_model(name, &ad)?)) };
-    let ctx = Context { model, train: &task.train, test: &task.test, record: record.as_ref(), batch_size: 256 };
+    let ctx =
+        Context { model, train: &task.train, test: &task.test, record: record.as_ref(), batch_size: 256, cache: None };
     let opts = ExplainOptions { hessian_sample: args.hessian_sample, ..ExplainOptions::default() };
     let is_text = cfg.task.dataset.is_text();
     let tests: Vec<usize> = (0..n_tests).collect();

@@ -154,7 +154,16 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         }
         None => args.test_index.clone(),
     };
-    let ctx = Context { model, train: &task.train, test: &task.test, record: record.as_ref(), batch_size: 256 };
+    // The NTK surrogate fit is computed once per run and cached in the run directory.
+    let cache = run.path.join("cache");
+    let ctx = Context {
+        model,
+        train: &task.train,
+        test: &task.test,
+        record: record.as_ref(),
+        batch_size: 256,
+        cache: Some(&cache),
+    };
     let opts = ExplainOptions {
         lambda: args.lambda,
         damping: args.damping,
@@ -172,7 +181,7 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     let (method, opts) = parse_method_spec(&args.method, &opts)?;
     let bar = ProgressBar::new(task.train.len() as u64);
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} training examples [{elapsed_precise}<{eta_precise}]")
+        ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
             .context("progress bar template")?,
     );
     let start = std::time::Instant::now();

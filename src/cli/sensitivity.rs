@@ -43,7 +43,7 @@ pub fn run(args: SensitivityArgs, data_dir: Option<&Path>) -> anyhow::Result<()>
     if cfg.task.dataset.is_text() {
         anyhow::bail!("sensitivity maps are for image tasks; {} is a text task", cfg.task);
     }
-    let ctx = Context { model, train: &task.train, test: &task.test, record: None, batch_size: 256 };
+    let ctx = Context { model, train: &task.train, test: &task.test, record: None, batch_size: 256, cache: None };
     let opts = ExplainOptions { lambda: args.lambda, ..ExplainOptions::default() };
     let (attrs, _) = explain(
         &ctx,

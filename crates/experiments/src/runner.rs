@@ -298,7 +298,15 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
             list: net_dir.read_checkpoints()?,
             load: Box::new(|name: &str| Ok(net_dir.load_model(name, &ad)?)),
         };
-        let ctx = Context { model, train: &task.train, test: &task.test, record: Some(&record), batch_size: 256 };
+        let cache = net_dir.path.join("cache");
+        let ctx = Context {
+            model,
+            train: &task.train,
+            test: &task.test,
+            record: Some(&record),
+            batch_size: 256,
+            cache: Some(&cache),
+        };
         let mut work = Vec::new();
         for (name, method, method_opts, ts) in &pending {
             let missing: Vec<usize> =

@@ -18,6 +18,9 @@ pub struct Context<'a, M: Classifier> {
     pub record: Option<&'a TrainingRecord>,
     /// Batch size for batched inference.
     pub batch_size: usize,
+    /// Where expensive global importances (the NTK surrogate fit) are cached between calls,
+    /// e.g. a run directory's `cache/` folder; `None` computes them every time.
+    pub cache: Option<&'a std::path::Path>,
 }
 
 /// One explained test point: its index and the scalar score explained, `s(x) = f_c(x)` (a

@@ -16,7 +16,7 @@ pub fn tracking(record: &TrainingRecord) -> Vec<f64> {
 }
 
 /// How the surrogate fit ended.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SurrogateReport {
     /// Iterations of accelerated gradient descent.
     pub iterations: usize,

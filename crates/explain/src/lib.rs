@@ -8,6 +8,7 @@
 //! ([`method`]).
 
 pub mod attribution;
+pub mod cache;
 pub mod context;
 pub mod error;
 pub mod grads;

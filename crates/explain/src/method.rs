@@ -432,6 +432,20 @@ fn compute_alpha<M: Classifier>(
             what: "the run's training record (record.json)".into(),
         })?)),
         Importance::Surrogate if matches!(kernel, KernelChoice::Ntk(_)) => {
+            let entry = ctx.cache.map(|dir| {
+                let params: Vec<u8> =
+                    crate::params::flat_values(&ctx.model).iter().flat_map(|v| v.to_le_bytes()).collect();
+                let settings = format!("{} {} {}", opts.lambda, opts.surrogate_tol, opts.surrogate_max_iter);
+                let key = crate::cache::fingerprint(&[
+                    &params,
+                    &crate::cache::examples_bytes(ctx.train),
+                    settings.as_bytes(),
+                ]);
+                crate::cache::entry_path(dir, "surrogate-ntk-final", key)
+            });
+            if let Some(hit) = entry.as_deref().and_then(crate::cache::load) {
+                return Ok(Alpha::Fit { alpha: hit.alpha, report: hit.report });
+            }
             let (alpha, report) = surrogate_ntk(
                 &ctx.model,
                 ctx.train,
@@ -442,6 +456,13 @@ fn compute_alpha<M: Classifier>(
                 opts.batch_size,
                 progress,
             )?;
+            if let Some(path) = &entry {
+                let fit = crate::cache::CachedFit { alpha, report };
+                if let Err(e) = crate::cache::store(path, &fit) {
+                    eprintln!("warning: could not cache the surrogate fit at {}: {e}", path.display());
+                }
+                return Ok(Alpha::Fit { alpha: fit.alpha, report: fit.report });
+            }
             Alpha::Fit { alpha, report }
         }
         Importance::Surrogate => {

@@ -377,8 +377,14 @@ fn pearson(a: &[f64], b: &[f64]) -> f64 {
 fn self_influence_matches_the_diagonal_of_the_attribution() {
     let (train, test) = (images(12, 3, 2, 31), images(2, 3, 2, 32));
     let model = logreg(9, 2, 33);
-    let ctx =
-        genrep_explain::Context { model: model.clone(), train: &train, test: &train, record: None, batch_size: 8 };
+    let ctx = genrep_explain::Context {
+        model: model.clone(),
+        train: &train,
+        test: &train,
+        record: None,
+        batch_size: 8,
+        cache: None,
+    };
     let opts = genrep_explain::ExplainOptions::default();
     for name in ["target:ll", "target:ntk-final"] {
         let method: genrep_explain::Method = name.parse().unwrap();
@@ -858,4 +864,42 @@ fn fused_kernels_match_the_burn_path() {
             assert!((u - w).abs() <= 1e-2 * scale, "influence: fused {u} vs burn {w}");
         }
     }
+}
+
+#[test]
+fn surrogate_fit_is_cached_by_fingerprint() {
+    // The NTK surrogate fit is cached in the given directory: the second call reads it back (same
+    // scores), a corrupt entry is recomputed, and another model gets another entry.
+    let (train, test) = (images(20, 8, 2, 91), images(2, 8, 2, 92));
+    let spec =
+        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 2) });
+    let dir = std::env::temp_dir().join(format!("genrep-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let method: genrep_explain::Method = "surrogate:ntk-final".parse().unwrap();
+    let opts = genrep_explain::ExplainOptions { surrogate_max_iter: 20, ..Default::default() };
+    let run = |seed: u64| {
+        let model = try_init_seeded(&Device::flex(), seed, |d| spec.init(d)).unwrap();
+        let ctx = genrep_explain::Context {
+            model,
+            train: &train,
+            test: &test,
+            record: None,
+            batch_size: 8,
+            cache: Some(&dir),
+        };
+        genrep_explain::explain(&ctx, &method, "surrogate:ntk-final", &[0, 1], &opts, None, false, &mut |_, _| {})
+            .unwrap()
+            .0
+    };
+    let entries = || std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+    let first = run(3);
+    assert_eq!(entries(), 1);
+    let second = run(3);
+    assert_eq!(first, second);
+    let entry = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&entry, "not json").unwrap();
+    assert_eq!(run(3), first, "a corrupt entry is recomputed");
+    run(4);
+    assert_eq!(entries(), 2, "another model, another entry");
+    let _ = std::fs::remove_dir_all(&dir);
 }

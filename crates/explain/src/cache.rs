@@ -1,0 +1,66 @@
+//! A cache of expensive global importances between calls: the NTK surrogate derivative is an
+//! L-BFGS fit over the whole training set (one pass per evaluation), shared by every test point
+//! of a run, so `genrep explain` computes it once per run and reads it back afterwards.
+//!
+//! An entry is keyed by a fingerprint of everything the result depends on (the model's
+//! parameters, the training inputs and labels, and the fit's settings): a run retrained, a
+//! dataset rebuilt differently or other settings give another key, never a stale answer.
+//! Entries are JSON files written atomically.
+
+use crate::importance::SurrogateReport;
+use genrep_data::{Examples, Inputs};
+use std::path::{Path, PathBuf};
+
+/// FNV-1a over byte slices: a stable 64-bit fingerprint (not cryptographic).
+pub fn fingerprint(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in *part {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The bytes of a split's inputs and labels, for a fingerprint.
+pub fn examples_bytes(ex: &Examples) -> Vec<u8> {
+    let mut out = Vec::new();
+    match &ex.inputs {
+        Inputs::Images { data, .. } => data.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        Inputs::Tokens { ids, .. } => ids.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+    }
+    ex.labels.iter().for_each(|&y| out.extend_from_slice(&(y as u64).to_le_bytes()));
+    out
+}
+
+/// A cached surrogate fit.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CachedFit {
+    /// `[n, C]` global importances.
+    pub alpha: Vec<f64>,
+    /// How the fit ended.
+    pub report: SurrogateReport,
+}
+
+/// The entry file for `name` with fingerprint `key` in `dir`.
+pub fn entry_path(dir: &Path, name: &str, key: u64) -> PathBuf {
+    dir.join(format!("{name}-{key:016x}.json"))
+}
+
+/// Reads an entry (`None` if absent or unreadable: the caller recomputes).
+pub fn load(path: &Path) -> Option<CachedFit> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Writes an entry atomically (failures are reported, not fatal: the result is still returned).
+pub fn store(path: &Path, fit: &CachedFit) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text = serde_json::to_string(fit).map_err(std::io::Error::other)?;
+    genrep_models::write_atomic(path, text.as_bytes())
+}
