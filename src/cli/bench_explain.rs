@@ -35,6 +35,9 @@ pub struct ExplainBenchArgs {
     /// Training examples the all-parameter curvature averages over (default: all).
     #[arg(long)]
     pub hessian_sample: Option<usize>,
+    /// The explained scalar: margin (default) or logit (what bench/pytorch_explain.py explains).
+    #[arg(long, default_value = "margin", value_parser = super::explain::parse_score)]
+    pub score: genrep::explain::ExplainedScore,
     /// Device (default: the run's).
     #[arg(long)]
     pub device: Option<String>,
@@ -77,7 +80,7 @@ pub fn run(args: ExplainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()
         Checkpoints { list: run.read_checkpoints()?, load: Box::new(|name: &str| Ok(run.load_model(name, &ad)?)) };
     let ctx =
         Context { model, train: &task.train, test: &task.test, record: record.as_ref(), batch_size: 256, cache: None };
-    let opts = ExplainOptions { hessian_sample: args.hessian_sample, ..ExplainOptions::default() };
+    let opts = ExplainOptions { hessian_sample: args.hessian_sample, score: args.score, ..ExplainOptions::default() };
     let is_text = cfg.task.dataset.is_text();
     let tests: Vec<usize> = (0..n_tests).collect();
     eprintln!(
