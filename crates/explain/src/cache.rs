@@ -64,3 +64,18 @@ pub fn store(path: &Path, fit: &CachedFit) -> std::io::Result<()> {
     let text = serde_json::to_string(fit).map_err(std::io::Error::other)?;
     genrep_models::write_atomic(path, text.as_bytes())
 }
+
+/// Reads a cached solve: the solution and how its solve ended.
+pub fn load_solve(path: &Path) -> Option<(Vec<f32>, crate::solve::CgReport)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Writes a solve atomically.
+pub fn store_solve(path: &Path, u: &[f32], report: &crate::solve::CgReport) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text = serde_json::to_string(&(u, report)).map_err(std::io::Error::other)?;
+    genrep_models::write_atomic(path, text.as_bytes())
+}

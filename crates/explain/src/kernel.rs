@@ -199,6 +199,10 @@ pub struct GradientKernel<'a, M: Classifier> {
     /// The model's fused CPU path, when it has one and runs on the CPU: exact per-example
     /// contractions, test gradients and Gauss-Newton products (`None` forces burn's path).
     pub fast: Option<Box<dyn FastNet>>,
+    /// Where solved influence test vectors `(H + damping I)^{-1} g` are cached (keyed by the
+    /// model, the data, the test point and every solver setting): `influence` and
+    /// `tracking:inf-final` share the same solves.
+    pub cache: Option<std::path::PathBuf>,
 }
 
 impl<'a, M: Classifier> GradientKernel<'a, M> {
@@ -217,6 +221,7 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
             cg_reports: Default::default(),
             batched: true,
             fast,
+            cache: None,
         }
     }
 
@@ -368,6 +373,24 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
         match &self.precondition {
             Preconditioner::Identity => Ok(g),
             Preconditioner::Influence { hessian, damping, hessian_sample, tol, max_iter, lissa, seed } => {
+                let entry = self.cache.as_ref().map(|dir| {
+                    let params: Vec<u8> = flat_values(&self.model).iter().flat_map(|v| v.to_le_bytes()).collect();
+                    let sample: Vec<u8> = hessian_sample.iter().flat_map(|&i| (i as u64).to_le_bytes()).collect();
+                    let test: Vec<u8> = g.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    let settings = format!("{hessian:?} {damping} {tol} {max_iter} {lissa:?} {seed}");
+                    let key = crate::cache::fingerprint(&[
+                        &params,
+                        &crate::cache::examples_bytes(self.train),
+                        &sample,
+                        &test,
+                        settings.as_bytes(),
+                    ]);
+                    crate::cache::entry_path(dir, "influence-vector", key)
+                });
+                if let Some(hit) = entry.as_deref().and_then(crate::cache::load_solve) {
+                    self.cg_reports.borrow_mut().push(hit.1);
+                    return Ok(hit.0);
+                }
                 let theta_norm = flat_values(&self.model).iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
                 let b: Vec<f64> = g.iter().map(|&x| x as f64).collect();
                 let apply = |v: &[f64]| match hessian {
@@ -396,8 +419,14 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
                         crate::solve::lissa(part, apply, &b, opts, *tol)?
                     }
                 };
+                let u: Vec<f32> = u.iter().map(|&x| x as f32).collect();
+                if let Some(path) = &entry {
+                    if let Err(e) = crate::cache::store_solve(path, &u, &report) {
+                        eprintln!("warning: could not cache an influence solve at {}: {e}", path.display());
+                    }
+                }
                 self.cg_reports.borrow_mut().push(report);
-                Ok(u.iter().map(|&x| x as f32).collect())
+                Ok(u)
             }
         }
     }

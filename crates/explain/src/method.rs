@@ -385,7 +385,8 @@ pub fn explain<M: Classifier>(
                         lissa: opts.lissa,
                         seed: opts.seed,
                     };
-                    let kern = GradientKernel::new(ctx.model.clone(), ctx.train, ctx.test, pre, "inf-final");
+                    let mut kern = GradientKernel::new(ctx.model.clone(), ctx.train, ctx.test, pre, "inf-final");
+                    kern.cache = ctx.cache.map(|p| p.to_path_buf());
                     let out = kern.contract(&alpha, &tests, progress)?;
                     diag.cg = kern.cg_reports.borrow().clone();
                     out

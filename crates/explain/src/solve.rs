@@ -4,7 +4,7 @@
 use crate::error::{ExplainError, Result};
 
 /// How a conjugate-gradient solve ended.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CgReport {
     /// Iterations run.
     pub iterations: usize,
@@ -165,15 +165,28 @@ pub fn lbfgs(
             d = g.iter().map(|v| -v).collect();
             slope = dotf(&g, &d);
         }
+        // Armijo backtracking, at most 20 halvings. A direction that does not decrease the
+        // objective by then has hit the precision of its evaluation (f32 passes give values
+        // accurate to ~1e-7 relative); the candidate with the smallest gradient is then taken if
+        // it is more stationary than the current point, else the search stops there.
         let mut step = 1.0;
-        let (new_x, new_f, new_g) = loop {
+        let mut best: Option<(Vec<f64>, f64, Vec<f64>, f64)> = None;
+        let accepted = loop {
             let cand: Vec<f64> = x.iter().zip(&d).map(|(t, di)| t + step * di).collect();
             let (cf, cg) = eval(&cand);
-            if cf <= f + 1e-4 * step * slope || step < 1e-12 {
-                break (cand, cf, cg);
+            if cf <= f + 1e-4 * step * slope {
+                break Some((cand, cf, cg));
+            }
+            let cn = gnorm(&cg);
+            if best.as_ref().is_none_or(|b| cn < b.3) {
+                best = Some((cand, cf, cg, cn));
+            }
+            if step < 1e-6 {
+                break best.filter(|b| b.3 < gnorm(&g)).map(|b| (b.0, b.1, b.2));
             }
             step *= 0.5;
         };
+        let Some((new_x, new_f, new_g)) = accepted else { break };
         let s: Vec<f64> = new_x.iter().zip(&x).map(|(a, b)| a - b).collect();
         let y: Vec<f64> = new_g.iter().zip(&g).map(|(a, b)| a - b).collect();
         if dotf(&s, &y) > 1e-12 * dotf(&y, &y).max(1e-300) {
@@ -184,14 +197,10 @@ pub fn lbfgs(
                 y_hist.remove(0);
             }
         }
-        let stalled = new_f >= f && step < 1e-12;
         x = new_x;
         f = new_f;
         g = new_g;
         iterations += 1;
-        if stalled {
-            break;
-        }
     }
     LbfgsOutcome { x, value: f, grad: g, iterations }
 }
