@@ -9,13 +9,14 @@
 #        autogroups a plain `nice` has no effect across sessions), GENREP (binary,
 #        ./target/release/genrep), WAIT_MAX (120 s), TASK (mnist:3-vs-8), STEPS/REPS/WARMUP
 #        (20/5/5 for flex and PyTorch),
-#        ND_STEPS/ND_REPS/ND_WARMUP (5/3/2 for the much slower ndarray backend), SKIP_NDARRAY=1.
+#        ND_STEPS/ND_REPS/ND_WARMUP (5/3/2 for the much slower ndarray backend), SKIP_NDARRAY=1,
+#        BATCH (64), SEQ_LEN (128, text tasks), BURN=1 (also genrep's burn autodiff path, --engine burn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 OUT=${2:-/tmp/genrep-bench.jsonl}
 TASK=${TASK:-mnist:3-vs-8}
-STEPS=${STEPS:-20} REPS=${REPS:-5} WARMUP=${WARMUP:-5}
+STEPS=${STEPS:-20} REPS=${REPS:-5} WARMUP=${WARMUP:-5} BATCH=${BATCH:-64} SEQ_LEN=${SEQ_LEN:-128}
 ND_STEPS=${ND_STEPS:-5} ND_REPS=${ND_REPS:-3} ND_WARMUP=${ND_WARMUP:-2}
 GENREP=${GENREP:-./target/release/genrep}
 PY=bench/.venv/bin/python
@@ -58,8 +59,11 @@ run() {
 
 for r in $(seq "$ROUNDS"); do
   echo "== round $r / $ROUNDS ($(date -Is), load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-  run genrep-flex $GENREP bench train --device cpu --task "$TASK" --steps "$STEPS" --reps "$REPS" --warmup "$WARMUP" --json
-  run pytorch $PY bench/pytorch_train.py --task "$TASK" --steps "$STEPS" --reps "$REPS" --warmup "$WARMUP" --json
+  run genrep-flex $GENREP bench train --device cpu --task "$TASK" --steps "$STEPS" --reps "$REPS" --warmup "$WARMUP" --batch-size "$BATCH" --seq-len "$SEQ_LEN" --json
+  run pytorch $PY bench/pytorch_train.py --task "$TASK" --steps "$STEPS" --reps "$REPS" --warmup "$WARMUP" --batch-size "$BATCH" --seq-len "$SEQ_LEN" --json
+  if [[ -n "${BURN:-}" ]]; then
+    run genrep-burn $GENREP bench train --device cpu --engine burn --task "$TASK" --steps "$STEPS" --reps "$REPS" --warmup "$WARMUP" --batch-size "$BATCH" --seq-len "$SEQ_LEN" --json
+  fi
   if [[ -z "${SKIP_NDARRAY:-}" ]]; then
     run genrep-ndarray $GENREP bench train --device ndarray --task "$TASK" --steps "$ND_STEPS" --reps "$ND_REPS" --warmup "$ND_WARMUP" --json
   fi

@@ -2,6 +2,7 @@
 the MNIST IDX reader, genrep's VisionCnn in PyTorch, and summary statistics."""
 
 import gzip
+import os
 import statistics
 import struct
 import sys
@@ -71,9 +72,15 @@ CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
 def load_cifar(data_dir, task):
     """The training images of a CIFAR-10 task (`cifar10` or `cifar10:A-vs-B`, class names or
     indices), normalised per channel, as float32 [n, 3, 32, 32] and int64 labels."""
-    raw = b"".join(
-        open(f"{data_dir}/cifar-10-batches-bin/data_batch_{i}.bin", "rb").read() for i in range(1, 6)
-    )
+    def read(i):
+        path = f"{data_dir}/cifar-10-batches-bin/data_batch_{i}.bin"
+        if os.path.exists(path + ".gz"):
+            with gzip.open(path + ".gz", "rb") as f:
+                return f.read()
+        with open(path, "rb") as f:
+            return f.read()
+
+    raw = b"".join(read(i) for i in range(1, 6))
     rec = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3073)
     labels, images = rec[:, 0].astype(np.int64), rec[:, 1:].reshape(-1, 3, 32, 32)
     if task == "cifar10":

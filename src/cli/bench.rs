@@ -150,17 +150,25 @@ fn take_cycled(ex: &Examples, n: usize) -> Examples {
     }
 }
 
-/// Multiply-accumulates of one forward pass of one example through a vision CNN, per layer.
-fn vision_macs(spec: &ModelSpec) -> Option<[(&'static str, f64); 3]> {
-    let ModelSpec::VisionCnn(c) = spec else { return None };
-    let k2 = (c.kernel * c.kernel) as f64;
-    let [c1, c2] = c.channels.map(|v| v as f64);
-    let (h, w, cin) = (c.height as f64, c.width as f64, c.in_channels as f64);
-    Some([
-        ("conv1", h * w * c1 * cin * k2),
-        ("conv2", (h / 2.0) * (w / 2.0) * c2 * c1 * k2),
-        ("head", c.feature_dim() as f64 * c.num_classes as f64),
-    ])
+/// Multiply-accumulates of one dense forward pass of one example, per layer (text: sequences of
+/// `seq_len` tokens; the embedding gather is not counted).
+fn model_macs(spec: &ModelSpec, seq_len: usize) -> [(&'static str, f64); 3] {
+    match spec {
+        ModelSpec::VisionCnn(c) => {
+            let k2 = (c.kernel * c.kernel) as f64;
+            let [c1, c2] = c.channels.map(|v| v as f64);
+            let (h, w, cin) = (c.height as f64, c.width as f64, c.in_channels as f64);
+            [
+                ("conv1", h * w * c1 * cin * k2),
+                ("conv2", (h / 2.0) * (w / 2.0) * c2 * c1 * k2),
+                ("head", c.feature_dim() as f64 * c.num_classes as f64),
+            ]
+        }
+        ModelSpec::TextCnn(c) => {
+            let (l, e, h, k) = (seq_len as f64, c.embed_dim as f64, c.hidden as f64, c.kernel as f64);
+            [("conv1", l * h * e * k), ("conv2", l * h * h * k), ("head", h * c.num_classes as f64)]
+        }
+    }
 }
 
 /// One device's result.
@@ -212,9 +220,11 @@ fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         schedule: Default::default(),
     };
     let cfg = cfg(1);
-    let macs = vision_macs(&model_spec);
-    // Training FLOPs per example: forward 2*MACs, backward about twice the forward (input and
-    // weight gradients; the first convolution's input gradient is not needed, ignored here).
+    let macs = Some(model_macs(&model_spec, args.seq_len));
+    // Dense-equivalent training FLOPs per example: forward 2*MACs, backward about twice the
+    // forward (input and weight gradients). The fused path does fewer (its backward through a
+    // max-pool or max over time touches the kept positions only), so its "GFLOP/s" is the rate a
+    // dense implementation would need to match it, the figure to set beside PyTorch's.
     let train_flops_per_example = macs.map(|m| 3.0 * 2.0 * m.iter().map(|(_, v)| v).sum::<f64>());
     eprintln!(
         "bench train: task {} ({} train examples available), model {} ({} parameters), batch {}, \

@@ -143,15 +143,39 @@ impl Objective<'_> {
     }
 
     /// `(F, grad F, dL_i/dz_i)` at `theta`: `grad F = Phi^T dZ / n + 2 lambda Theta`.
+    ///
+    /// One pass over the features, in fixed blocks of rows run in parallel (each row read once
+    /// for its logits and its share of the gradient; the problem is memory-bound), with the
+    /// blocks' partial sums added in block order: deterministic whatever the thread count.
     fn eval(&self, theta: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+        use rayon::prelude::*;
         let (d, c, n) = (self.dim, self.c, self.n);
-        let z = self.logits(theta);
-        let (loss, dz) = crate::solve::soft_cross_entropy(&z, self.targets, c);
-        let mut grad = vec![0.0; d * c];
-        genrep_kernels::matmul::matmul_f64(&mut grad, self.feats, &dz, d, n, c, true, false, true);
+        let theta_t: Vec<f64> = (0..c).flat_map(|k| (0..d).map(move |j| theta[j * c + k])).collect();
+        const BLOCK: usize = 256;
+        let parts: Vec<(f64, Vec<f64>, Vec<f64>, Vec<f64>)> = self.feats[..n * d]
+            .par_chunks(BLOCK * d)
+            .zip(self.targets[..n * c].par_chunks(BLOCK * c))
+            .map(|(rows, targets)| {
+                let m = rows.len() / d;
+                let (mut z, mut dz, mut g) = (vec![0.0; m * c], vec![0.0; m * c], vec![0.0; c * d]);
+                let loss =
+                    genrep_kernels::simd::linear_head_block(rows, d, &theta_t, targets, c, &mut z, &mut dz, &mut g);
+                (loss, z, dz, g)
+            })
+            .collect();
+        let mut grad_t = vec![0.0; c * d];
+        let (mut loss, mut dz) = (0.0, Vec::with_capacity(n * c));
+        for (l, _, dzb, g) in &parts {
+            loss += l;
+            dz.extend_from_slice(dzb);
+            grad_t.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+        }
         let reg: f64 = theta.iter().map(|t| t * t).sum();
-        for (g, t) in grad.iter_mut().zip(theta) {
-            *g = *g / n as f64 + 2.0 * self.lambda * t;
+        let mut grad = vec![0.0; d * c];
+        for j in 0..d {
+            for k in 0..c {
+                grad[j * c + k] = grad_t[k * d + j] / n as f64 + 2.0 * self.lambda * theta[j * c + k];
+            }
         }
         (loss / n as f64 + self.lambda * reg, grad, dz)
     }

@@ -88,6 +88,84 @@ pub(crate) fn add_impl<const FMA: bool>(x: &[f32], y: &mut [f32]) {
     }
 }
 
+#[inline(always)]
+pub(crate) fn axpy_f64_impl<const FMA: bool>(a: f64, x: &[f64], y: &mut [f64]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = if FMA { a.mul_add(*x, *y) } else { a * x + *y };
+    }
+}
+
+#[inline(always)]
+pub(crate) fn dot_f64_impl<const FMA: bool>(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] = if FMA { x[l].mul_add(y[l], acc[l]) } else { x[l] * y[l] + acc[l] };
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// One row block of a linear softmax head's objective (see [`linear_head_block`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn linear_head_block_impl<const FMA: bool>(
+    feats: &[f64],
+    dim: usize,
+    theta_t: &[f64],
+    targets: &[f64],
+    c: usize,
+    z: &mut [f64],
+    dz: &mut [f64],
+    grad_t: &mut [f64],
+) -> f64 {
+    let mut loss = 0.0;
+    let mut p = vec![0.0; c];
+    for (i, phi) in feats.chunks_exact(dim).enumerate() {
+        for k in 0..c {
+            z[i * c + k] = dot_f64_impl::<FMA>(phi, &theta_t[k * dim..(k + 1) * dim]);
+        }
+        let row = &z[i * c..(i + 1) * c];
+        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = row.iter().map(|v| (v - m).exp()).sum();
+        let lse = m + sum.ln();
+        for k in 0..c {
+            let t = targets[i * c + k];
+            loss -= t * (row[k] - lse);
+            p[k] = (row[k] - lse).exp() - t;
+        }
+        for k in 0..c {
+            dz[i * c + k] = p[k];
+            if p[k] != 0.0 {
+                axpy_f64_impl::<FMA>(p[k], phi, &mut grad_t[k * dim..(k + 1) * dim]);
+            }
+        }
+    }
+    loss
+}
+
+multiversion!(
+    /// The soft-target cross-entropy of a linear head over a block of rows, in one pass over the
+    /// features (each row is read once, for its logits and its gradient): for rows `phi_i` of
+    /// `feats` (`[m, dim]`) and the class-major head `theta_t` (`[C, dim]`), writes
+    /// `z_i = Theta^T phi_i` and `dz_i = softmax(z_i) - t_i` (`[m, C]`), adds
+    /// `sum_i dz_{i,k} phi_i` to row `k` of `grad_t` (`[C, dim]`), and returns
+    /// `sum_i CE(z_i, t_i)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn linear_head_block(
+        feats: &[f64],
+        dim: usize,
+        theta_t: &[f64],
+        targets: &[f64],
+        c: usize,
+        z: &mut [f64],
+        dz: &mut [f64],
+        grad_t: &mut [f64],
+    ) -> f64 => linear_head_block_impl
+);
+
 multiversion!(
     /// `y += a x`.
     pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) => axpy_impl
