@@ -1,6 +1,7 @@
 //! A cache of expensive global importances between calls: the NTK surrogate derivative is an
 //! L-BFGS fit over the whole training set (one pass per evaluation), shared by every test point
-//! of a run, so `genrep explain` computes it once per run and reads it back afterwards.
+//! of a run, so `genrep explain` computes it once per run and reads it back afterwards; the same
+//! holds for the representer refit and the influence solves.
 //!
 //! An entry is keyed by a fingerprint of everything the result depends on (the model's
 //! parameters, the training inputs and labels, and the fit's settings): a run retrained, a
@@ -45,37 +46,40 @@ pub struct CachedFit {
     pub report: SurrogateReport,
 }
 
+/// A cached representer refit: the global importances and the refit head.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CachedRefit {
+    /// `[n, C]` global importances.
+    pub alpha: Vec<f64>,
+    /// The refit head `[(d+1), C]`.
+    pub theta: Vec<f64>,
+    /// How the refit ended.
+    pub report: SurrogateReport,
+}
+
 /// The entry file for `name` with fingerprint `key` in `dir`.
 pub fn entry_path(dir: &Path, name: &str, key: u64) -> PathBuf {
     dir.join(format!("{name}-{key:016x}.json"))
 }
 
+/// The fingerprint of a model's parameters, its training data and a method's settings.
+pub fn model_key<M: genrep_models::Classifier>(model: &M, train: &Examples, settings: &str) -> u64 {
+    let params: Vec<u8> = crate::params::flat_values(model).iter().flat_map(|v| v.to_le_bytes()).collect();
+    fingerprint(&[&params, &examples_bytes(train), settings.as_bytes()])
+}
+
 /// Reads an entry (`None` if absent or unreadable: the caller recomputes).
-pub fn load(path: &Path) -> Option<CachedFit> {
+pub fn load<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
 }
 
-/// Writes an entry atomically (failures are reported, not fatal: the result is still returned).
-pub fn store(path: &Path, fit: &CachedFit) -> std::io::Result<()> {
+/// Writes an entry atomically (failures are reported by the caller, not fatal: the result is
+/// still returned).
+pub fn store<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let text = serde_json::to_string(fit).map_err(std::io::Error::other)?;
-    genrep_models::write_atomic(path, text.as_bytes())
-}
-
-/// Reads a cached solve: the solution and how its solve ended.
-pub fn load_solve(path: &Path) -> Option<(Vec<f32>, crate::solve::CgReport)> {
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// Writes a solve atomically.
-pub fn store_solve(path: &Path, u: &[f32], report: &crate::solve::CgReport) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let text = serde_json::to_string(&(u, report)).map_err(std::io::Error::other)?;
+    let text = serde_json::to_string(value).map_err(std::io::Error::other)?;
     genrep_models::write_atomic(path, text.as_bytes())
 }

@@ -387,7 +387,7 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
                     ]);
                     crate::cache::entry_path(dir, "influence-vector", key)
                 });
-                if let Some(hit) = entry.as_deref().and_then(crate::cache::load_solve) {
+                if let Some(hit) = entry.as_deref().and_then(crate::cache::load::<(Vec<f32>, crate::solve::CgReport)>) {
                     self.cg_reports.borrow_mut().push(hit.1);
                     return Ok(hit.0);
                 }
@@ -421,7 +421,7 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
                 };
                 let u: Vec<f32> = u.iter().map(|&x| x as f32).collect();
                 if let Some(path) = &entry {
-                    if let Err(e) = crate::cache::store_solve(path, &u, &report) {
+                    if let Err(e) = crate::cache::store(path, &(&u, &report)) {
                         eprintln!("warning: could not cache an influence solve at {}: {e}", path.display());
                     }
                 }

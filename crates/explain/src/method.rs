@@ -434,17 +434,14 @@ fn compute_alpha<M: Classifier>(
         })?)),
         Importance::Surrogate if matches!(kernel, KernelChoice::Ntk(_)) => {
             let entry = ctx.cache.map(|dir| {
-                let params: Vec<u8> =
-                    crate::params::flat_values(&ctx.model).iter().flat_map(|v| v.to_le_bytes()).collect();
                 let settings = format!("{} {} {}", opts.lambda, opts.surrogate_tol, opts.surrogate_max_iter);
-                let key = crate::cache::fingerprint(&[
-                    &params,
-                    &crate::cache::examples_bytes(ctx.train),
-                    settings.as_bytes(),
-                ]);
-                crate::cache::entry_path(dir, "surrogate-ntk-final", key)
+                crate::cache::entry_path(
+                    dir,
+                    "surrogate-ntk-final",
+                    crate::cache::model_key(&ctx.model, ctx.train, &settings),
+                )
             });
-            if let Some(hit) = entry.as_deref().and_then(crate::cache::load) {
+            if let Some(hit) = entry.as_deref().and_then(crate::cache::load::<crate::cache::CachedFit>) {
                 return Ok(Alpha::Fit { alpha: hit.alpha, report: hit.report });
             }
             let (alpha, report) = surrogate_ntk(
@@ -491,6 +488,15 @@ pub fn representer_alpha<M: Classifier>(
     // (`f(x_i) = Theta^T [Phi(x_i); 1]`): no second forward pass over the training set.
     let logits: Vec<f32> =
         crate::importance::linear_logits(&ll.train, ll.dim, &head, c).into_iter().map(|z| z as f32).collect();
+    // The refit is shared by every test point of a run: cached by fingerprint like the NTK
+    // surrogate fit.
+    let entry = ctx.cache.map(|dir| {
+        let settings = format!("{} {:?} {REFIT_TOL}", opts.lambda, opts.refit_targets);
+        crate::cache::entry_path(dir, "representer-refit", crate::cache::model_key(&ctx.model, ctx.train, &settings))
+    });
+    if let Some(hit) = entry.as_deref().and_then(crate::cache::load::<crate::cache::CachedRefit>) {
+        return Ok((hit.alpha, hit.theta, hit.report, ll));
+    }
     // A tight stop: the representer identity (efficiency) holds to the refit's gradient norm,
     // and 1e-6 left residuals of 4e-4 to 1.2e-3 on MNIST where this reaches ~1e-6.
     let (alpha, theta, report) = match opts.refit_targets {
@@ -505,6 +511,13 @@ pub fn representer_alpha<M: Classifier>(
             refit_last_layer(&ll.train, ll.dim, &targets, c, opts.lambda, head, REFIT_TOL, 20_000)?
         }
     };
+    let refit = crate::cache::CachedRefit { alpha, theta, report };
+    if let Some(path) = &entry {
+        if let Err(e) = crate::cache::store(path, &refit) {
+            eprintln!("warning: could not cache the representer refit at {}: {e}", path.display());
+        }
+    }
+    let crate::cache::CachedRefit { alpha, theta, report } = refit;
     Ok((alpha, theta, report, ll))
 }
 

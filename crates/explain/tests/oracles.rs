@@ -868,14 +868,23 @@ fn fused_kernels_match_the_burn_path() {
 
 #[test]
 fn surrogate_fit_is_cached_by_fingerprint() {
-    // The NTK surrogate fit is cached in the given directory: the second call reads it back (same
-    // scores), a corrupt entry is recomputed, and another model gets another entry.
+    cached_by_fingerprint("surrogate:ntk-final");
+}
+
+#[test]
+fn representer_refit_is_cached_by_fingerprint() {
+    cached_by_fingerprint("representer");
+}
+
+/// The global importance of `name` is cached in the given directory: the second call reads it
+/// back (same scores), a corrupt entry is recomputed, and another model gets another entry.
+fn cached_by_fingerprint(name: &str) {
     let (train, test) = (images(20, 8, 2, 91), images(2, 8, 2, 92));
     let spec =
         ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 2) });
-    let dir = std::env::temp_dir().join(format!("genrep-cache-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("genrep-cache-{}-{}", name.replace(':', "-"), std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let method: genrep_explain::Method = "surrogate:ntk-final".parse().unwrap();
+    let method: genrep_explain::Method = name.parse().unwrap();
     let opts = genrep_explain::ExplainOptions { surrogate_max_iter: 20, ..Default::default() };
     let run = |seed: u64| {
         let model = try_init_seeded(&Device::flex(), seed, |d| spec.init(d)).unwrap();
@@ -887,9 +896,7 @@ fn surrogate_fit_is_cached_by_fingerprint() {
             batch_size: 8,
             cache: Some(&dir),
         };
-        genrep_explain::explain(&ctx, &method, "surrogate:ntk-final", &[0, 1], &opts, None, false, &mut |_, _| {})
-            .unwrap()
-            .0
+        genrep_explain::explain(&ctx, &method, name, &[0, 1], &opts, None, false, &mut |_, _| {}).unwrap().0
     };
     let entries = || std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
     let first = run(3);
