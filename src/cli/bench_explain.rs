@@ -23,9 +23,9 @@ pub struct ExplainBenchArgs {
     /// Run directory written by `genrep train`.
     #[arg(long)]
     pub run: PathBuf,
-    /// Methods to time (comma-separated `genrep explain` names).
-    #[arg(long, value_delimiter = ',', default_value = "representer,influence")]
-    pub methods: Vec<String>,
+    /// Methods to time (comma-separated `genrep explain` names, each with its own settings).
+    #[arg(long, default_value = "representer,influence", value_parser = super::parse_methods)]
+    pub methods: super::Methods,
     /// Number of test points (the first ones of the test split).
     #[arg(long, default_value_t = 10)]
     pub tests: usize,
@@ -88,10 +88,10 @@ pub fn run(args: ExplainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()
         cfg.task,
         task.train.len(),
         n_tests,
-        args.methods.join(", ")
+        args.methods.0.join(", ")
     );
     let mut costs = Vec::new();
-    for name in &args.methods {
+    for name in &args.methods.0 {
         let method: Method = name.parse()?;
         reset_peak();
         let (mut per_test, mut fine, mut comp) = (Vec::new(), Vec::new(), Vec::new());

@@ -40,9 +40,10 @@ pub struct ExperimentArgs {
     /// Override the preset's test points per network.
     #[arg(long)]
     pub tests_per_net: Option<usize>,
-    /// Override the preset's methods (comma-separated `genrep explain` names).
-    #[arg(long, value_delimiter = ',')]
-    pub methods: Option<Vec<String>>,
+    /// Override the preset's methods (comma-separated `genrep explain` names, each with its own
+    /// settings: `tracincp,representer@lambda=0.03,targets=labels`).
+    #[arg(long, value_parser = super::parse_methods)]
+    pub methods: Option<super::Methods>,
     /// Override the preset's training points per class.
     #[arg(long)]
     pub train_per_class: Option<usize>,
@@ -87,7 +88,7 @@ fn config(args: &ExperimentArgs) -> anyhow::Result<ExperimentConfig> {
         cfg.tests_per_net = v;
     }
     if let Some(v) = &args.methods {
-        cfg.methods = v.clone();
+        cfg.methods = v.0.clone();
     }
     if let Some(v) = args.train_per_class {
         cfg.task_options.train_per_class = Some(v);

@@ -59,3 +59,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::run(cmd, cli.data_dir.as_deref()),
     }
 }
+
+/// A comma-separated list of method specs, each keeping its own `@key=value,..` settings.
+#[derive(Debug, Clone)]
+pub struct Methods(pub Vec<String>);
+
+/// Parses `--methods` ([`genrep::explain::split_method_list`]); an empty list is an error.
+fn parse_methods(s: &str) -> Result<Methods, String> {
+    let v = genrep::explain::split_method_list(s);
+    if v.is_empty() {
+        return Err("expected at least one method name".into());
+    }
+    Ok(Methods(v))
+}

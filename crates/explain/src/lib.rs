@@ -26,6 +26,6 @@ pub use context::{subset, Context, ExplainedScore, TestPoint};
 pub use error::{ExplainError, Result};
 pub use kernel::{GradientKernel, HessianKind, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
 pub use method::{
-    explain, hessian_sample, parse_method_spec, representer_alpha, self_influence, Checkpoints, Diagnostics,
-    ExplainOptions, Importance, KernelChoice, Method, RefitTargets, METHOD_HELP,
+    explain, hessian_sample, parse_method_spec, representer_alpha, self_influence, split_method_list, Checkpoints,
+    Diagnostics, ExplainOptions, Importance, KernelChoice, Method, RefitTargets, METHOD_HELP,
 };

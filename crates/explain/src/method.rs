@@ -125,6 +125,25 @@ pub enum RefitTargets {
     Labels,
 }
 
+/// Splits a comma-separated list of method specs, keeping each spec's own `key=value` settings
+/// with it: `tracincp,representer@lambda=0.03,targets=labels,random` gives `tracincp`,
+/// `representer@lambda=0.03,targets=labels` and `random` (a piece with `=` and no `@` or `:`
+/// continues the spec before it).
+pub fn split_method_list(list: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for piece in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let continues = piece.contains('=') && !piece.contains('@') && !piece.contains(':');
+        match out.last_mut() {
+            Some(last) if continues && last.contains('@') => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => out.push(piece.to_string()),
+        }
+    }
+    out
+}
+
 /// A method name with optional settings, `name@key=value,key=value` (e.g.
 /// `representer@lambda=0.03,targets=labels`): the method, and `base` with the settings applied.
 /// Keys: `lambda`, `targets` (`model` or `labels`), `damping`, `score` (`margin` or `logit`),
