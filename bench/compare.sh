@@ -41,20 +41,22 @@ wait_quiet() {
   echo "warning: machine still busy after ${WAIT_MAX:-120}s; measuring anyway (see foreign_cpu_s)" >&2
 }
 
-# run LABEL CMD...: runs CMD (which prints one JSON line), appends it with the foreign CPU time.
+# run LABEL CMD...: runs CMD (which prints one JSON line), appends it with the foreign CPU time
+# and the process's peak RSS.
 run() {
   local label=$1; shift
   wait_quiet
   local t0 b0 b1 t1 json self
   b0=$(busy_jiffies); t0=$(date +%s.%N)
-  json=$( { /usr/bin/time -f '%U %S' -o /tmp/genrep-bench-time "$@"; } )
+  json=$( { /usr/bin/time -f '%U %S %M' -o /tmp/genrep-bench-time "$@"; } )
   b1=$(busy_jiffies); t1=$(date +%s.%N)
   self=$(awk '{print ($1+$2)*100}' /tmp/genrep-bench-time)
   local foreign
   foreign=$(awk -v b="$((b1 - b0))" -v s="$self" 'BEGIN{f=(b-s)/100; if (f<0) f=0; printf "%.1f", f}')
-  local wall
+  local wall rss
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
-  echo "{\"label\":\"$label\",\"wall_s\":$wall,\"foreign_cpu_s\":$foreign,\"result\":$json}" | tee -a "$OUT"
+  rss=$(awk '{printf "%.0f", $3/1024}' /tmp/genrep-bench-time)
+  echo "{\"label\":\"$label\",\"wall_s\":$wall,\"foreign_cpu_s\":$foreign,\"peak_rss_mib\":$rss,\"result\":$json}" | tee -a "$OUT"
 }
 
 for r in $(seq "$ROUNDS"); do
