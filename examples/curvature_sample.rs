@@ -7,7 +7,9 @@
 //! the influence function twice, with the curvature on a sample and on all training points, and
 //! prints the mean |phi| of the sampled and of the unsampled training points for each.
 //!
-//! Run: `GENREP_DATA=... cargo run --release --example curvature_sample -- RUN_DIR [TESTS] [SAMPLE]`
+//! Run: `cargo build --release --workspace --all-targets`, then
+//! `GENREP_DATA=... ./target/release/examples/curvature_sample RUN_DIR [TESTS] [SAMPLE]`
+//! (results: docs/EXPERIMENTS.md, "Influence curvature").
 
 use genrep::data::{build_task, DataDir};
 use genrep::explain::{explain, hessian_sample, Context, ExplainOptions, Method};
