@@ -208,18 +208,13 @@ pub fn lbfgs(
 /// Soft-target cross-entropy of logit rows `z` (`[n, C]`) against probability rows `targets`:
 /// returns `(sum_i CE(z_i, p_i), dCE_i/dz_i = softmax(z_i) - p_i)`.
 pub fn soft_cross_entropy(z: &[f64], targets: &[f64], c: usize) -> (f64, Vec<f64>) {
-    let mut loss = 0.0;
     let mut dz = vec![0.0; z.len()];
-    for (i, row) in z.chunks(c).enumerate() {
-        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let s: f64 = row.iter().map(|v| (v - m).exp()).sum();
-        let lse = m + s.ln();
-        for k in 0..c {
-            let t = targets[i * c + k];
-            loss -= t * (row[k] - lse);
-            dz[i * c + k] = (row[k] - lse).exp() - t;
-        }
-    }
+    let loss = z
+        .chunks(c)
+        .zip(targets.chunks(c))
+        .zip(dz.chunks_mut(c))
+        .map(|((row, t), d)| genrep_kernels::simd::soft_cross_entropy_row(row, t, d))
+        .sum();
     (loss, dz)
 }
 

@@ -88,6 +88,21 @@ pub(crate) fn add_impl<const FMA: bool>(x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// Soft-target cross-entropy of one logit row `z` against the probability row `t`:
+/// returns `CE(z, t) = -sum_k t_k log softmax(z)_k` and writes `dCE/dz = softmax(z) - t` to `dz`
+/// (max-subtracted log-sum-exp).
+#[inline(always)]
+pub fn soft_cross_entropy_row(z: &[f64], t: &[f64], dz: &mut [f64]) -> f64 {
+    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+    let mut loss = 0.0;
+    for ((&zk, &tk), d) in z.iter().zip(t).zip(dz.iter_mut()) {
+        loss -= tk * (zk - lse);
+        *d = (zk - lse).exp() - tk;
+    }
+    loss
+}
+
 #[inline(always)]
 pub(crate) fn axpy_f64_impl<const FMA: bool>(a: f64, x: &[f64], y: &mut [f64]) {
     for (y, x) in y.iter_mut().zip(x) {
@@ -127,15 +142,7 @@ fn linear_head_block_impl<const FMA: bool>(
         for k in 0..c {
             z[i * c + k] = dot_f64_impl::<FMA>(phi, &theta_t[k * dim..(k + 1) * dim]);
         }
-        let row = &z[i * c..(i + 1) * c];
-        let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let sum: f64 = row.iter().map(|v| (v - m).exp()).sum();
-        let lse = m + sum.ln();
-        for k in 0..c {
-            let t = targets[i * c + k];
-            loss -= t * (row[k] - lse);
-            p[k] = (row[k] - lse).exp() - t;
-        }
+        loss += soft_cross_entropy_row(&z[i * c..(i + 1) * c], &targets[i * c..(i + 1) * c], &mut p);
         for k in 0..c {
             dz[i * c + k] = p[k];
             if p[k] != 0.0 {
