@@ -38,34 +38,64 @@ macro_rules! multiversion {
 #[allow(unused_imports)]
 pub(crate) use multiversion;
 
+/// The float types the kernels run on (f32 for the networks, f64 for the last-layer refit).
+pub trait Real: Copy + Default + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self> + std::iter::Sum {
+    /// `a b + c` in one rounding.
+    fn fused(a: Self, b: Self, c: Self) -> Self;
+}
+impl Real for f32 {
+    #[inline(always)]
+    fn fused(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+impl Real for f64 {
+    #[inline(always)]
+    fn fused(a: f64, b: f64, c: f64) -> f64 {
+        a.mul_add(b, c)
+    }
+}
+
 /// `a b + c`, fused when `FMA`.
 #[inline(always)]
-pub fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+pub fn madd<const FMA: bool, T: Real>(a: T, b: T, c: T) -> T {
     if FMA {
-        a.mul_add(b, c)
+        T::fused(a, b, c)
     } else {
         a * b + c
     }
 }
 
+/// `y += a x` for either float type.
+#[inline(always)]
+fn axpy_any<const FMA: bool, T: Real>(a: T, x: &[T], y: &mut [T]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = madd::<FMA, T>(a, *x, *y);
+    }
+}
+
+/// `sum_j a_j b_j` for either float type, in sixteen partial sums.
+#[inline(always)]
+fn dot_any<const FMA: bool, T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::default(); 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: T = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| *x * *y).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..16 {
+            acc[l] = madd::<FMA, T>(x[l], y[l], acc[l]);
+        }
+    }
+    acc.iter().copied().sum::<T>() + tail
+}
+
 #[inline(always)]
 pub(crate) fn axpy_impl<const FMA: bool>(a: f32, x: &[f32], y: &mut [f32]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y = madd::<FMA>(a, *x, *y);
-    }
+    axpy_any::<FMA, f32>(a, x, y)
 }
 
 #[inline(always)]
 pub(crate) fn dot_impl<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 16];
-    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..16 {
-            acc[l] = madd::<FMA>(x[l], y[l], acc[l]);
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    dot_any::<FMA, f32>(a, b)
 }
 
 #[inline(always)]
@@ -103,26 +133,6 @@ pub fn soft_cross_entropy_row(z: &[f64], t: &[f64], dz: &mut [f64]) -> f64 {
     loss
 }
 
-#[inline(always)]
-pub(crate) fn axpy_f64_impl<const FMA: bool>(a: f64, x: &[f64], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y = if FMA { a.mul_add(*x, *y) } else { a * x + *y };
-    }
-}
-
-#[inline(always)]
-pub(crate) fn dot_f64_impl<const FMA: bool>(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] = if FMA { x[l].mul_add(y[l], acc[l]) } else { x[l] * y[l] + acc[l] };
-        }
-    }
-    acc.iter().sum::<f64>() + tail
-}
-
 /// One row block of a linear softmax head's objective (see [`linear_head_block`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -140,13 +150,13 @@ fn linear_head_block_impl<const FMA: bool>(
     let mut p = vec![0.0; c];
     for (i, phi) in feats.chunks_exact(dim).enumerate() {
         for k in 0..c {
-            z[i * c + k] = dot_f64_impl::<FMA>(phi, &theta_t[k * dim..(k + 1) * dim]);
+            z[i * c + k] = dot_any::<FMA, f64>(phi, &theta_t[k * dim..(k + 1) * dim]);
         }
         loss += soft_cross_entropy_row(&z[i * c..(i + 1) * c], &targets[i * c..(i + 1) * c], &mut p);
         for k in 0..c {
             dz[i * c + k] = p[k];
             if p[k] != 0.0 {
-                axpy_f64_impl::<FMA>(p[k], phi, &mut grad_t[k * dim..(k + 1) * dim]);
+                axpy_any::<FMA, f64>(p[k], phi, &mut grad_t[k * dim..(k + 1) * dim]);
             }
         }
     }
