@@ -74,7 +74,7 @@ pub fn run(args: ExplainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()
     if n_tests == 0 {
         anyhow::bail!("--tests must be at least 1 (the test split has {} points)", task.test.len());
     }
-    let record = run.read_record().ok();
+    let record = run.read_record_if_present()?;
     let ad = device.clone().autodiff();
     let checkpoints =
         Checkpoints { list: run.read_checkpoints()?, load: Box::new(|name: &str| Ok(run.load_model(name, &ad)?)) };

@@ -121,7 +121,7 @@ fn parse_exclusion(s: &str) -> Result<genrep::trainer::ExclusionProtocol, String
 }
 
 fn report(out: &Path, cfg: &ExperimentConfig, rows: Vec<genrep::experiments::Row>) -> anyhow::Result<()> {
-    let report = summarize(cfg, &dedup(rows));
+    let report = summarize(cfg, &dedup(rows)?);
     write_report(out, &report)?;
     println!("{}", genrep::experiments::markdown(&report));
     eprintln!("report written to {}", out.join("report.md").display());
@@ -146,7 +146,7 @@ pub fn run(args: ExperimentArgs, data_dir: Option<&Path>) -> anyhow::Result<()> 
         let cfg = cfg.context("nothing to merge")?;
         std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
         genrep::experiments::runner::pin_config(&args.out, &cfg)?;
-        let rows = dedup(rows);
+        let rows = dedup(rows)?;
         let mut text = String::new();
         for r in &rows {
             text.push_str(&serde_json::to_string(r)?);

@@ -112,7 +112,8 @@ pub struct Loaded {
     pub model: Model,
 }
 
-/// Opens a run directory, rebuilds its task and loads its final model.
+/// Opens a run directory, rebuilds its task, checks that it is the data the run was trained on
+/// ([`RunDir::verify`]) and loads its final model.
 pub fn load_run(path: &Path, device_arg: Option<&str>, data_dir: Option<&Path>) -> anyhow::Result<Loaded> {
     let run = RunDir::open(path)?;
     let cfg = run.read_config()?;
@@ -120,6 +121,7 @@ pub fn load_run(path: &Path, device_arg: Option<&str>, data_dir: Option<&Path>) 
     let dir = DataDir::resolve(data_dir)?;
     eprintln!("rebuilding task {} from {}", cfg.task, dir.path.display());
     let task = genrep::data::build_task(&dir, &cfg.task, &cfg.task_options)?;
+    run.verify(&task)?;
     let model: Model = run.load_model("final", &device.clone().autodiff())?;
     Ok(Loaded { run, cfg, device, task, model })
 }
@@ -130,7 +132,7 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     parse_method_spec(&args.method, &ExplainOptions::default())?;
     let Loaded { run, cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data_dir)?;
     let ad = device.clone().autodiff();
-    let record = run.read_record().ok();
+    let record = run.read_record_if_present()?;
     let list = run.read_checkpoints()?;
     let checkpoints = Checkpoints { list, load: Box::new(|name: &str| Ok(run.load_model(name, &ad)?)) };
 
@@ -202,9 +204,9 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
             s.iterations, s.grad_norm, s.fit_residual
         );
     }
-    for (t, r) in diag.cg.iter().enumerate() {
+    for (&t, r) in indices.iter().zip(&diag.cg) {
         eprintln!(
-            "influence {} (test {t}): {} iterations, relative residual {:.2e}{}",
+            "influence {} (test #{t}): {} iterations, relative residual {:.2e}{}",
             if args.lissa { "LiSSA" } else { "CG" },
             r.iterations,
             r.relative_residual,

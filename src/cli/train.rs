@@ -60,7 +60,8 @@ pub struct TrainArgs {
     /// Output run directory.
     #[arg(long)]
     pub out: PathBuf,
-    /// Replace an existing run directory.
+    /// Replace an existing run directory (its record, checkpoints, metrics and cache are removed
+    /// first, so nothing of the old run survives).
     #[arg(long)]
     pub force: bool,
     /// Skip the per-epoch checkpoints (init, middle and final are always written).
@@ -92,8 +93,16 @@ impl StepObserver for ProgressObserver {
 /// Runs `genrep train`.
 pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     let run = RunDir::new(&args.out);
-    if run.config_path().exists() && !args.force {
+    // Held until training ends: a second `train` on the same --out is refused, not interleaved.
+    let lock = genrep::trainer::DirLock::acquire(&args.out, "train")?;
+    if let Some(stale) = &lock.stale {
+        eprintln!("note: taking over the lock of a process that is gone ({stale})");
+    }
+    if run.is_complete() && !args.force {
         anyhow::bail!("{} already holds a run; pass --force to replace it", args.out.display());
+    }
+    if run.config_path().exists() && !run.is_complete() {
+        eprintln!("note: {} holds an interrupted run (no metrics.json); training it again", args.out.display());
     }
     let device = parse_device(&args.device)?;
     let (spec, task_options) = args.task.resolve()?;

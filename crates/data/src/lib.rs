@@ -11,6 +11,7 @@
 pub mod agnews;
 pub mod cifar;
 pub mod error;
+pub mod fingerprint;
 pub mod image_set;
 pub mod info;
 pub mod jigsaw;
@@ -21,8 +22,9 @@ pub mod text_set;
 pub mod tokenizer;
 
 pub use error::{DataError, Result, DATA_HINT};
+pub use fingerprint::{fnv1a, DataFingerprint};
 pub use image_set::ImageSet;
-pub use source::{data_dir_from_env, DataDir, DATA_ENV};
+pub use source::{data_dir_from_env, data_required, DataDir, DATA_ENV};
 pub use task::{build as build_task, DatasetKind, Examples, Inputs, Task, TaskOptions, TaskSpec};
 pub use text_set::TextSet;
 pub use tokenizer::WordPiece;

@@ -93,15 +93,35 @@ pub fn decode_maybe_gz(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
 /// For tests and examples: the data directory named by `$GENREP_DATA`, a relative value taken
 /// relative to `base` when it does not exist relative to the working directory (cargo runs
 /// tests in the crate's directory). `None`, after printing a visible skip message, when unset.
+///
+/// # Panics
+/// Under `CI=true` (see [`data_required`]) a missing or unset data folder panics instead of
+/// skipping, so CI cannot go green having tested none of the data-dependent paths.
 pub fn data_dir_from_env(base: &Path) -> Option<PathBuf> {
-    match std::env::var_os(DATA_ENV) {
+    let found = match std::env::var_os(DATA_ENV) {
         Some(p) if !p.is_empty() => {
             let p = PathBuf::from(p);
             Some(if p.is_relative() && !p.exists() { base.join(p) } else { p })
         }
-        _ => {
-            eprintln!("skipping: {DATA_ENV} not set (point it at the datasets folder to run this test)");
+        _ => None,
+    };
+    match found {
+        Some(p) if p.is_dir() => Some(p),
+        other => {
+            let why = match &other {
+                Some(p) => format!("{DATA_ENV}={} is not a directory", p.display()),
+                None => format!("{DATA_ENV} not set"),
+            };
+            if data_required() {
+                panic!("{why}, and CI=true requires the data-dependent tests to run");
+            }
+            eprintln!("skipping: {why} (point it at the datasets folder to run this test)");
             None
         }
     }
+}
+
+/// True under `CI=true` (or `CI=1`): data-dependent tests must run, not skip.
+pub fn data_required() -> bool {
+    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
 }

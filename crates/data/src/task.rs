@@ -60,6 +60,7 @@ impl DatasetKind {
 
 /// A parsed task specification: a dataset and optionally two of its classes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "RawTaskSpec")]
 pub struct TaskSpec {
     /// The dataset.
     pub dataset: DatasetKind,
@@ -67,7 +68,42 @@ pub struct TaskSpec {
     pub pair: Option<(usize, usize)>,
 }
 
+/// The unchecked form a task spec is deserialised into (then [`TaskSpec::validate`]d), so a
+/// `config.json` naming a class the dataset lacks is an error, not a panic later.
+#[derive(serde::Deserialize)]
+struct RawTaskSpec {
+    dataset: DatasetKind,
+    pair: Option<(usize, usize)>,
+}
+
+impl TryFrom<RawTaskSpec> for TaskSpec {
+    type Error = DataError;
+
+    fn try_from(raw: RawTaskSpec) -> Result<Self> {
+        let spec = Self { dataset: raw.dataset, pair: raw.pair };
+        spec.validate()?;
+        Ok(spec)
+    }
+}
+
 impl TaskSpec {
+    /// Checks that a pair names two different classes of the dataset, and that toxicity (already
+    /// binary) has none.
+    pub fn validate(&self) -> Result<()> {
+        let Some((a, b)) = self.pair else { return Ok(()) };
+        let n = self.dataset.class_names().len();
+        let what = if self.dataset == DatasetKind::Toxicity {
+            "toxicity is already binary and takes no class pair".to_string()
+        } else if a >= n || b >= n {
+            format!("class pair ({a}, {b}) is out of range: {} has classes 0..={}", self.dataset.name(), n - 1)
+        } else if a == b {
+            format!("class pair ({a}, {b}): the two classes must differ")
+        } else {
+            return Ok(());
+        };
+        Err(DataError::Task { spec: format!("{}:{a}-vs-{b}", self.dataset.name()), what })
+    }
+
     /// Class names of the task, in its label order.
     pub fn class_names(&self) -> Vec<String> {
         let all = self.dataset.class_names();
@@ -392,6 +428,7 @@ pub fn load_vocab(dir: &DataDir) -> Result<WordPiece> {
 
 /// Builds `spec` from the files in `dir` with `options` (deterministic given the seed).
 pub fn build(dir: &DataDir, spec: &TaskSpec, options: &TaskOptions) -> Result<Task> {
+    spec.validate()?;
     options.validate()?;
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let classes: Vec<usize> = match spec.pair {
@@ -404,6 +441,23 @@ pub fn build(dir: &DataDir, spec: &TaskSpec, options: &TaskOptions) -> Result<Ta
             let (mean, std) = norm_constants(spec.dataset);
             let tr = load(dir, Split::Train)?;
             let te = load(dir, Split::Test)?;
+            let shape = |s: &ImageSet| (s.channels, s.height, s.width);
+            if shape(&tr) != shape(&te) {
+                let (a, b) = (shape(&tr), shape(&te));
+                return Err(DataError::Task {
+                    spec: spec.to_string(),
+                    what: format!(
+                        "the test images in {} are {}x{}x{} (channels x height x width) but the training images are {}x{}x{}",
+                        dir.path.display(),
+                        b.0,
+                        b.1,
+                        b.2,
+                        a.0,
+                        a.1,
+                        a.2
+                    ),
+                });
+            }
             let tr_sel = select_classes(&tr.labels, &classes, options.train_cap(&tr.labels, &classes), &mut rng);
             let te_sel = select_classes(&te.labels, &classes, options.test_per_class, &mut rng);
             (image_examples(&tr, &tr_sel, &mean, &std), image_examples(&te, &te_sel, &mean, &std))
@@ -442,6 +496,12 @@ pub fn build(dir: &DataDir, spec: &TaskSpec, options: &TaskOptions) -> Result<Ta
         return Err(DataError::Task {
             spec: spec.to_string(),
             what: "no training examples left after subsampling (is one class absent from the files?)".into(),
+        });
+    }
+    if test.is_empty() {
+        return Err(DataError::Task {
+            spec: spec.to_string(),
+            what: "no test examples (is one class absent from the test files?)".into(),
         });
     }
     Ok(Task { spec: spec.clone(), options: options.clone(), class_names: spec.class_names(), train, test })

@@ -190,8 +190,51 @@ fn balancing_caps_at_the_smallest_class_and_an_absent_class_is_an_error() {
     std::fs::remove_dir_all(&tmp).ok();
 }
 
+#[test]
+fn task_specs_read_back_from_json_are_validated() {
+    let ok: TaskSpec = serde_json::from_str(r#"{"dataset":"mnist","pair":[3,8]}"#).unwrap();
+    assert_eq!(ok.to_string(), "mnist:3-vs-8");
+    for (json, needle) in [
+        (r#"{"dataset":"mnist","pair":[3,42]}"#, "out of range"),
+        (r#"{"dataset":"cifar10","pair":[10,1]}"#, "out of range"),
+        (r#"{"dataset":"mnist","pair":[3,3]}"#, "must differ"),
+        (r#"{"dataset":"toxicity","pair":[0,1]}"#, "already binary"),
+        (r#"{"dataset":"imagenet","pair":null}"#, "unknown variant"),
+    ] {
+        let e = serde_json::from_str::<TaskSpec>(json).unwrap_err().to_string();
+        assert!(e.contains(needle), "{json}: {e}");
+    }
+}
+
+#[test]
+fn test_images_of_another_size_and_an_empty_test_split_are_errors() {
+    let tmp = std::env::temp_dir().join(format!("genrep-shapes-{}", std::process::id()));
+    std::fs::create_dir_all(tmp.join("mnist")).unwrap();
+    std::fs::write(tmp.join("mnist/train-images-idx3-ubyte"), idx_images(2, 28, 28, 2 * 784)).unwrap();
+    std::fs::write(tmp.join("mnist/train-labels-idx1-ubyte"), idx_labels(&[1, 2])).unwrap();
+    std::fs::write(tmp.join("mnist/t10k-images-idx3-ubyte"), idx_images(2, 28, 30, 2 * 840)).unwrap();
+    std::fs::write(tmp.join("mnist/t10k-labels-idx1-ubyte"), idx_labels(&[1, 2])).unwrap();
+    let spec: TaskSpec = "mnist:1-vs-2".parse().unwrap();
+    let e = msg(task::build(&DataDir::at(&tmp), &spec, &Default::default()).unwrap_err());
+    assert!(e.contains("test images") && e.contains("1x28x30") && e.contains("1x28x28"), "{e}");
+    // Test files holding neither class of the task.
+    std::fs::write(tmp.join("mnist/t10k-images-idx3-ubyte"), idx_images(2, 28, 28, 2 * 784)).unwrap();
+    std::fs::write(tmp.join("mnist/t10k-labels-idx1-ubyte"), idx_labels(&[5, 6])).unwrap();
+    let e = msg(task::build(&DataDir::at(&tmp), &spec, &Default::default()).unwrap_err());
+    assert!(e.contains("mnist:1-vs-2") && e.contains("no test examples"), "{e}");
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    #[test]
+    fn task_spec_parsing_never_panics_and_round_trips(s in "[a-z0-9:/_ -]{0,24}|(mnist|cifar10|agnews|toxicity):[a-z0-9]{0,6}-vs-[a-z0-9]{0,6}") {
+        if let Ok(spec) = s.parse::<TaskSpec>() {
+            prop_assert_eq!(spec.to_string().parse::<TaskSpec>().unwrap(), spec.clone());
+            prop_assert!(spec.validate().is_ok());
+        }
+    }
 
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4000)) {

@@ -1,23 +1,19 @@
 //! Oracle test of the WordPiece tokenizer against the real `bert-base-uncased` vocabulary.
 //!
 //! Needs the data directory: `GENREP_DATA=/path/to/datasets cargo test -p genrep-data --test tokenizer_real`
-//! (reads `$GENREP_DATA/bert-base-uncased/vocab.txt`); without `GENREP_DATA` it prints a note and passes.
+//! (reads `$GENREP_DATA/bert-base-uncased/vocab.txt`); without `GENREP_DATA` it prints a note and passes
+//! (under `CI=true` it fails instead).
 //! The expected tokenizations in `tests/fixtures/wordpiece_expected.json` were produced by
 //! HuggingFace `tokenizers.BertWordPieceTokenizer(lowercase=True)` with
 //! `tests/fixtures/gen_wordpiece_expected.py`.
-
-use std::path::PathBuf;
 
 use genrep_data::tokenizer::WordPiece;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/wordpiece_expected.json");
 
 fn real_vocab() -> Option<WordPiece> {
-    let Some(dir) = std::env::var_os("GENREP_DATA") else {
-        println!("skipping: GENREP_DATA not set");
-        return None;
-    };
-    let path = PathBuf::from(dir).join("bert-base-uncased").join("vocab.txt");
+    let dir = genrep_data::data_dir_from_env(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))?;
+    let path = dir.join("bert-base-uncased").join("vocab.txt");
     Some(WordPiece::from_vocab_file(&path).unwrap_or_else(|e| panic!("{e}")))
 }
 

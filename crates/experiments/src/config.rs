@@ -301,9 +301,21 @@ impl Shard {
     /// The whole grid.
     pub const ALL: Shard = Shard { index: 0, count: 1 };
 
-    /// True if pair number `pair` belongs to this shard.
+    /// True if pair number `pair` belongs to this shard (never, for an invalid shard: see
+    /// [`Shard::validate`]).
     pub fn owns(self, pair: usize) -> bool {
-        pair % self.count == self.index
+        self.count != 0 && pair % self.count == self.index
+    }
+
+    /// Checks `0 <= index < count` (a shard built in code rather than parsed from `i/N`).
+    pub fn validate(self) -> Result<()> {
+        if self.count == 0 || self.index >= self.count {
+            return Err(ExperimentError::config(
+                "shard",
+                format!("{}/{} is not i/N with 0 <= i < N", self.index, self.count),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -87,6 +87,8 @@ pub fn run_debug(
         return Err(ExperimentError::config("flip", format!("{} is not in (0, 0.5)", cfg.flip_fraction)));
     }
     cfg.train.validate()?;
+    // A second study on the same --out is refused while this one runs.
+    let _lock = genrep_trainer::DirLock::acquire(out, "debug")?;
     let mut task = genrep_data::build_task(data, &cfg.task, &cfg.task_options)?;
     if task.num_classes() != 2 {
         return Err(ExperimentError::config(
@@ -112,15 +114,23 @@ pub fn run_debug(
 
     let spec = ModelSpec::default_for(&task.train, 2)?;
     let run = RunDir::new(out.join("run"));
-    if !run.is_complete() {
+    let run_cfg = RunConfig {
+        task: cfg.task.clone(),
+        task_options: cfg.task_options.clone(),
+        model: spec.clone(),
+        train: cfg.train.clone(),
+        device: device_name.into(),
+    };
+    // The noisy training set (flips included) is part of the fingerprint: a run trained with
+    // another --flip, --seed or recipe is retrained, never reused.
+    let data = genrep_data::DataFingerprint::of_splits(&task.train, Some(&task.test), 2);
+    if run.is_complete_for(&run_cfg, &data)? {
+        monitor.note(&format!("reusing the noisy model in {}", run.path.display()));
+    } else {
+        if run.config_path().exists() {
+            monitor.note(&format!("{} was trained with other settings or labels: retraining", run.path.display()));
+        }
         monitor.note("training on the noisy labels");
-        let run_cfg = RunConfig {
-            task: cfg.task.clone(),
-            task_options: cfg.task_options.clone(),
-            model: spec.clone(),
-            train: cfg.train.clone(),
-            device: device_name.into(),
-        };
         train_run(&run, &run_cfg, &task.train, Some(&task.test), device, false, false, &mut [])?;
     }
     let ad = device.clone().autodiff();

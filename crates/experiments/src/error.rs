@@ -35,6 +35,16 @@ pub enum ExperimentError {
         /// What was wrong.
         what: String,
     },
+    /// A description file (`experiment.json`) that cannot be parsed.
+    #[error("{path}, line {line}: {what}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What was wrong.
+        what: String,
+    },
     /// A setting is invalid.
     #[error("invalid experiment setting `{field}`: {what}")]
     Config {

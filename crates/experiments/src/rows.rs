@@ -6,7 +6,7 @@
 //! killed one stopped. Rows are keyed: a rerun skips every key already present.
 
 use crate::error::{ExperimentError, Result};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -185,10 +185,56 @@ pub fn read_dir_rows(dir: &Path) -> Result<Vec<Row>> {
     Ok(all)
 }
 
-/// Keeps the first row of every key (shards and reruns may repeat a deterministic row).
-pub fn dedup(rows: Vec<Row>) -> Vec<Row> {
-    let mut seen = BTreeSet::new();
-    rows.into_iter().filter(|r| seen.insert(r.key())).collect()
+/// Keeps the first row of every key (shards and reruns may repeat a deterministic row); two rows
+/// of one key whose results differ (beyond wall-clock seconds) are an error, not a silent choice.
+pub fn dedup(rows: Vec<Row>) -> Result<Vec<Row>> {
+    let mut seen: BTreeMap<Key, Row> = BTreeMap::new();
+    let mut out = Vec::new();
+    for r in rows {
+        match seen.get(&r.key()) {
+            Some(first) => check_same(first, &r, Path::new("the merged rows"))?,
+            None => {
+                seen.insert(r.key(), r.clone());
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Row {
+    /// The row as JSON without its timing fields (`seconds`), which legitimately differ between
+    /// two computations of one deterministic result.
+    fn result_value(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(obj) = v.as_object_mut() {
+            obj.retain(|k, _| k != "seconds");
+            for inner in obj.values_mut() {
+                if let Some(o) = inner.as_object_mut() {
+                    o.retain(|k, _| k != "seconds");
+                }
+            }
+        }
+        v
+    }
+}
+
+/// `Ok` if `a` and `b` (same key) hold the same result; else an error naming `where_` and both.
+fn check_same(a: &Row, b: &Row, where_: &Path) -> Result<()> {
+    if a.result_value() == b.result_value() {
+        return Ok(());
+    }
+    Err(ExperimentError::Row {
+        path: where_.to_path_buf(),
+        line: 0,
+        what: format!(
+            "two different results for {:?}: {} and {} (were two runs with different settings or \
+             code writing to one --out? delete one of them)",
+            a.key(),
+            serde_json::to_string(&a.result_value()).unwrap_or_default(),
+            serde_json::to_string(&b.result_value()).unwrap_or_default()
+        ),
+    })
 }
 
 /// An append-only results file.
@@ -225,9 +271,14 @@ impl RowStore {
             std::fs::create_dir_all(dir).map_err(|e| ExperimentError::io(dir, e))?;
         }
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
-        let mut done = BTreeMap::new();
+        let mut done: BTreeMap<Key, Row> = BTreeMap::new();
         for r in known.into_iter().chain(rows) {
-            done.entry(r.key()).or_insert(r);
+            match done.get(&r.key()) {
+                Some(first) => check_same(first, &r, path)?,
+                None => {
+                    done.insert(r.key(), r);
+                }
+            }
         }
         Ok((Self { path: path.to_path_buf(), file, done }, note))
     }
@@ -315,6 +366,36 @@ mod tests {
         drop(s);
         let rows = read_rows(&path).unwrap();
         assert_eq!(rows, vec![del(1), del(2), del(3)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn duplicate_rows_must_agree_beyond_their_timing() {
+        let mut slower = del(1);
+        if let Row::Del { seconds, .. } = &mut slower {
+            *seconds = 99.0;
+        }
+        // The same result computed twice (two shards, a rerun) is one row.
+        assert_eq!(dedup(vec![del(1), slower.clone(), del(2)]).unwrap(), vec![del(1), del(2)]);
+        let mut other = del(1);
+        if let Row::Del { del, .. } = &mut other {
+            *del = 0.75;
+        }
+        let e = dedup(vec![del(1), other.clone()]).unwrap_err().to_string();
+        assert!(e.contains("two different results") && e.contains("0.75"), "{e}");
+        // A results file holding a conflicting duplicate is refused when opened.
+        let dir = std::env::temp_dir().join(format!("genrep-rows-dup-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("rows.jsonl");
+        let text = format!("{}\n{}\n", serde_json::to_string(&del(1)).unwrap(), serde_json::to_string(&other).unwrap());
+        std::fs::write(&path, text).unwrap();
+        let e = RowStore::open(&path, vec![]).err().unwrap().to_string();
+        assert!(e.contains("rows.jsonl") && e.contains("two different results"), "{e}");
+        // ... and so is one that conflicts with another shard's file.
+        std::fs::write(&path, format!("{}\n", serde_json::to_string(&del(1)).unwrap())).unwrap();
+        assert!(RowStore::open(&path, vec![other]).is_err());
+        assert!(RowStore::open(&path, vec![slower]).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -97,7 +97,7 @@ pub fn pin_config(out: &Path, cfg: &ExperimentConfig) -> Result<()> {
     let text = serde_json::to_string_pretty(cfg).map_err(|e| ExperimentError::config("experiment", e.to_string()))?;
     match std::fs::read_to_string(&path) {
         Ok(old) => {
-            let old_cfg: ExperimentConfig = serde_json::from_str(&old).map_err(|e| ExperimentError::Row {
+            let old_cfg: ExperimentConfig = serde_json::from_str(&old).map_err(|e| ExperimentError::File {
                 path: path.clone(),
                 line: e.line(),
                 what: format!("not an experiment description: {e}"),
@@ -127,7 +127,7 @@ pub fn pin_config(out: &Path, cfg: &ExperimentConfig) -> Result<()> {
 pub fn read_config(out: &Path) -> Result<ExperimentConfig> {
     let path = out.join("experiment.json");
     let text = std::fs::read_to_string(&path).map_err(|e| ExperimentError::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| ExperimentError::Row {
+    serde_json::from_str(&text).map_err(|e| ExperimentError::File {
         path,
         line: e.line(),
         what: format!("not an experiment description: {e}"),
@@ -166,7 +166,18 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
     if opts.jobs == 0 {
         return Err(ExperimentError::config("jobs", "must be at least 1"));
     }
+    opts.shard.validate()?;
     std::fs::create_dir_all(&opts.out).map_err(|e| ExperimentError::io(&opts.out, e))?;
+    // One process per shard of an --out: a second one is refused (it would redo the same work
+    // and append duplicate rows). Shards of one grid may run side by side.
+    let lock_name = match opts.shard.count {
+        1 => "experiment".to_string(),
+        n => format!("experiment-shard-{}-of-{n}", opts.shard.index),
+    };
+    let lock = genrep_trainer::DirLock::acquire(&opts.out, &lock_name)?;
+    if let Some(stale) = &lock.stale {
+        monitor.note(&format!("resuming after an interrupted run ({stale})"));
+    }
     pin_config(&opts.out, cfg)?;
     let mut summary = RunSummary::default();
     let (methods, unsupported) = supported_methods(cfg);
@@ -176,6 +187,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
     summary.unsupported = unsupported;
 
     let task = genrep_data::build_task(&opts.data, &cfg.task, &cfg.task_options)?;
+    let data_fp = genrep_data::DataFingerprint::of(&task);
     let n = task.train.len();
     let ks = cfg.deletion_sizes(n);
     let k_max = ks.iter().copied().max().unwrap_or(0);
@@ -262,16 +274,26 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
 
         let net_dir = RunDir::new(opts.out.join("nets").join(format!("net-{seed}")));
         let spec = ModelSpec::default_for(&task.train, task.num_classes())?;
-        if !net_dir.is_complete() {
+        let run_cfg = RunConfig {
+            task: cfg.task.clone(),
+            task_options: cfg.task_options.clone(),
+            model: spec.clone(),
+            train: cfg.train_for(seed),
+            device: opts.device_name.clone(),
+        };
+        // Shards sharing this directory take turns on a network: the first trains it, the others
+        // wait and reuse it.
+        let net_lock = genrep_trainer::DirLock::wait(&net_dir.path, "train")?;
+        let reusable = if net_dir.is_complete() && net_dir.read_fingerprint()?.is_none() {
+            // Written before run fingerprints existed: reused as before, checked for size only.
+            net_dir.verify(&task)?;
+            true
+        } else {
+            net_dir.is_complete_for(&run_cfg, &data_fp)?
+        };
+        if !reusable {
             monitor.note(&format!("net {seed}: training ({} epochs on {n} points)", cfg.train.epochs));
             let start = Instant::now();
-            let run_cfg = RunConfig {
-                task: cfg.task.clone(),
-                task_options: cfg.task_options.clone(),
-                model: spec.clone(),
-                train: cfg.train_for(seed),
-                device: opts.device_name.clone(),
-            };
             train_run(&net_dir, &run_cfg, &task.train, Some(&task.test), &opts.device, false, false, &mut [])?;
             let secs = start.elapsed().as_secs_f64();
             let row = net_row(seed, &net_dir, &task, &opts.device, secs)?;
@@ -289,6 +311,9 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
             let row = net_row(seed, &net_dir, &task, &opts.device, secs)?;
             store.lock().unwrap_or_else(|p| p.into_inner()).append(row)?;
         }
+
+        drop(net_lock);
+        net_dir.verify(&task)?;
 
         // Rankings.
         let ad = opts.device.clone().autodiff();

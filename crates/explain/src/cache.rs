@@ -9,32 +9,15 @@
 //! Entries are JSON files written atomically.
 
 use crate::importance::SurrogateReport;
-use genrep_data::{Examples, Inputs};
+use genrep_data::Examples;
 use std::path::{Path, PathBuf};
 
-/// FNV-1a over byte slices: a stable 64-bit fingerprint (not cryptographic).
-pub fn fingerprint(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &b in *part {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        h ^= 0xff;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
+/// FNV-1a over byte slices (lives in `genrep-data`, which fingerprints run data with it).
+pub use genrep_data::fnv1a as fingerprint;
 
 /// The bytes of a split's inputs and labels, for a fingerprint.
 pub fn examples_bytes(ex: &Examples) -> Vec<u8> {
-    let mut out = Vec::new();
-    match &ex.inputs {
-        Inputs::Images { data, .. } => data.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        Inputs::Tokens { ids, .. } => ids.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-    }
-    ex.labels.iter().for_each(|&y| out.extend_from_slice(&(y as u64).to_le_bytes()));
-    out
+    ex.content_bytes()
 }
 
 /// A cached surrogate fit.

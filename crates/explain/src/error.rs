@@ -19,6 +19,10 @@ pub enum ExplainError {
     #[error("{0}")]
     Numeric(String),
 
+    /// A NaN or infinite importance, kernel value or score: never sorted into a ranking.
+    #[error("method `{method}`: {what} is {value} (non-finite); check the run's weights and the solver settings")]
+    NonFinite { method: String, what: String, value: f64 },
+
     /// From the trainer (run directory, checkpoints).
     #[error(transparent)]
     Train(#[from] genrep_trainer::TrainError),

@@ -14,7 +14,7 @@ use genrep_models::{Classifier, Input};
 /// `d/dtheta [ sum_c w_c f_c(x_i) ]` for training/test example `index` of `examples`, flattened.
 /// `model` must live on an autodiff device.
 pub fn weighted_output_grad<M: Classifier>(model: &M, examples: &Examples, index: usize, w: &[f32]) -> Vec<f32> {
-    let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
+    let device = genrep_models::params::device_of(model);
     let x = Input::gather(examples, &[index], &device.clone().inner());
     let logits = model.logits(&x);
     let wt = Tensor::<2>::from_data(TensorData::new(w.to_vec(), [1, w.len()]), &device.inner());
@@ -41,11 +41,11 @@ pub fn batch_grad_from_logits<M: Classifier>(
     indices: &[usize],
     weights: impl FnOnce(&[f32]) -> Vec<f32>,
 ) -> Vec<f32> {
-    let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
+    let device = genrep_models::params::device_of(model);
     let x = Input::gather(examples, indices, &device.clone().inner());
     let logits = model.logits(&x);
     let c = logits.dims()[1];
-    let values = logits.to_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+    let values = genrep_models::params::f32_values(logits.to_data());
     let w = weights(&values);
     let wt = Tensor::<2>::from_data(TensorData::new(w, [indices.len(), c]), &device.inner());
     let grads = (logits * wt).sum().backward();

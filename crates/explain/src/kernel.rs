@@ -36,7 +36,7 @@ pub trait Kernel {
 /// Penultimate features with a constant 1 appended (so the head's bias is part of the linear
 /// map): `[n, d+1]` row-major f64, computed in batches without autodiff.
 pub fn features_with_bias<M: Classifier>(model: &M, examples: &Examples, batch_size: usize) -> Vec<f64> {
-    let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
+    let device = genrep_models::params::device_of(model);
     let idx: Vec<usize> = (0..examples.len()).collect();
     if let Some(fast) = Engine::Auto.fast_net(model, &device).filter(|f| f.check_inputs(examples).is_ok()) {
         let f = fast.features(examples, &idx);
@@ -55,7 +55,7 @@ pub fn features_with_bias<M: Classifier>(model: &M, examples: &Examples, batch_s
         let x = Input::gather(examples, chunk, &device);
         let f = m.features(&x);
         let d = f.dims()[1];
-        let v = f.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+        let v = genrep_models::params::f32_values(f.into_data());
         for row in v.chunks(d) {
             out.extend(row.iter().map(|&a| a as f64));
             out.push(1.0);
@@ -208,7 +208,7 @@ pub struct GradientKernel<'a, M: Classifier> {
 impl<'a, M: Classifier> GradientKernel<'a, M> {
     /// A gradient kernel of `model` on the two splits.
     pub fn new(model: M, train: &'a Examples, test: &'a Examples, precondition: Preconditioner, label: &str) -> Self {
-        let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
+        let device = genrep_models::params::device_of(&model);
         let fast = Engine::Auto
             .fast_net(&model, &device)
             .filter(|f| f.check_inputs(train).is_ok() && f.check_inputs(test).is_ok());
@@ -318,7 +318,7 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
         // at 1e-5 and 1.2e-2 at 1e-6. The step favours the real networks.
         let eps = GN_FD_STEP * theta_norm.max(1.0) / vnorm;
         let vf: Vec<f32> = v.iter().map(|&x| x as f32).collect();
-        let device = self.model.devices().first().cloned().unwrap_or_else(Device::flex);
+        let device = genrep_models::params::device_of(&self.model);
         let (plus_m, minus_m) = (shifted(&self.model, &vf, eps as f32), shifted(&self.model, &vf, -eps as f32));
         let mut out: Vec<f64> = v.iter().map(|x| damping * x).collect();
         for chunk in sample.chunks(256) {
@@ -467,7 +467,7 @@ impl<M: Classifier> Kernel for GradientKernel<'_, M> {
             return Ok(out);
         }
         let p = vecs[0].len();
-        let plain = self.model.devices().first().cloned().unwrap_or_else(Device::flex).inner();
+        let plain = genrep_models::params::device_of(&self.model).inner();
         // V^T: [p, T], for one matmul per batch on the fast path.
         let flat: Vec<f32> = vecs.iter().flatten().copied().collect();
         let vt = Tensor::<2>::from_data(TensorData::new(flat, [tests.len(), p]), &plain).transpose();
@@ -479,7 +479,7 @@ impl<M: Classifier> Kernel for GradientKernel<'_, M> {
             let fast = if self.batched { self.model.per_example_dots(&x, &wt, &vt) } else { None };
             match fast {
                 Some(s) => {
-                    let s = s.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+                    let s = genrep_models::params::f32_values(s.into_data());
                     for (r, &i) in chunk.iter().enumerate() {
                         for t in 0..tests.len() {
                             out[t][i] = scales[r] * s[r * tests.len() + t] as f64;
@@ -534,7 +534,7 @@ impl LastLayerInfluenceKernel {
     pub fn new<M: Classifier>(model: &M, train: &Examples, test: &Examples, damping: f64, batch_size: usize) -> Self {
         let ll = LastLayerKernel::new(model, train, test, batch_size);
         let c = ll.num_classes;
-        let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
+        let device = genrep_models::params::device_of(model);
         let probs = crate::importance::softmax_rows(&predict_logits(model, train, batch_size, &device), c);
         Self { ll, probs, damping }
     }

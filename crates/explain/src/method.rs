@@ -375,6 +375,13 @@ pub fn explain<M: Classifier>(
                     alpha
                 }
             };
+            if let Some(i) = alpha.iter().position(|a| !a.is_finite()) {
+                return Err(ExplainError::NonFinite {
+                    method: name.into(),
+                    what: format!("the global importance of training example {} (class {})", i / c, i % c),
+                    value: alpha[i],
+                });
+            }
             match kernel {
                 KernelChoice::LastLayer => ll_cache
                     .unwrap_or_else(|| LastLayerKernel::new(&ctx.model, ctx.train, ctx.test, opts.batch_size))
@@ -413,6 +420,15 @@ pub fn explain<M: Classifier>(
             }
         }
     };
+    for ((t, s), score) in tests.iter().zip(&scores).zip(&explained_scores) {
+        let bad = |what: String, value: f64| ExplainError::NonFinite { method: name.into(), what, value };
+        if !score.is_finite() {
+            return Err(bad(format!("the explained score of test point {}", t.index), *score));
+        }
+        if let Some(i) = s.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!("phi(training example {i} -> test point {})", t.index), s[i]));
+        }
+    }
     let attributions = tests
         .iter()
         .zip(scores)
@@ -586,20 +602,10 @@ pub fn self_influence<M: Classifier>(
 /// The head as a `[(d+1), C]` row-major matrix (weights, then the bias row).
 pub fn head_matrix<M: Classifier>(model: &M) -> Vec<f64> {
     let head = model.head();
-    let mut w: Vec<f64> = head
-        .weight
-        .val()
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap_or_default()
-        .iter()
-        .map(|&v| v as f64)
-        .collect();
+    let mut w: Vec<f64> =
+        genrep_models::params::f32_values(head.weight.val().into_data()).iter().map(|&v| v as f64).collect();
     match &head.bias {
-        Some(b) => w.extend(
-            b.val().into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default().iter().map(|&v| v as f64),
-        ),
+        Some(b) => w.extend(genrep_models::params::f32_values(b.val().into_data()).iter().map(|&v| v as f64)),
         None => w.extend(std::iter::repeat_n(0.0, model.num_classes())),
     }
     w

@@ -2,7 +2,6 @@
 //! test image make a training image a strong proponent or opponent.
 
 use crate::error::{ExplainError, Result};
-use burn::prelude::*;
 use genrep_data::Examples;
 use genrep_models::{Classifier, Input};
 
@@ -25,7 +24,7 @@ pub fn representer_sensitivity<M: Classifier>(
     if t >= test.len() {
         return Err(ExplainError::Index { what: "test", index: t, len: test.len() });
     }
-    let device = model.devices().first().cloned().unwrap_or_else(Device::flex);
+    let device = genrep_models::params::device_of(model);
     let plain = device.clone().inner();
     let fi = model.valid().features(&Input::gather(train, &[i], &plain));
     let Input::Images(x) = Input::gather(test, &[t], &plain) else {
@@ -36,5 +35,5 @@ pub fn representer_sensitivity<M: Classifier>(
     let value = (ft * fi.autodiff()).sum() * alpha_ic;
     let grads = value.backward();
     let g = x.grad(&grads).ok_or_else(|| ExplainError::Numeric("no gradient reached the test image".into()))?;
-    Ok(g.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default())
+    Ok(genrep_models::params::f32_values(g.into_data()))
 }

@@ -4,11 +4,29 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::Gradients;
 
+/// The values of a tensor's data as f32, any float dtype cast to f32.
+///
+/// # Panics
+/// Only if the backend cannot read the tensor's storage, a device failure that burn's own
+/// `into_data` reports by panicking too; never an empty or truncated vector.
+pub fn f32_values(data: burn::tensor::TensorData) -> Vec<f32> {
+    match data.try_into_vec_as::<f32>() {
+        Ok(v) => v,
+        Err(e) => panic!("reading a tensor's values failed: {e:?}"),
+    }
+}
+
+/// The device a classifier's parameters live on (read from its head, which every
+/// [`crate::Classifier`] has, so there is no fallback device to pick silently).
+pub fn device_of<M: crate::Classifier>(model: &M) -> Device {
+    model.head().weight.val().device()
+}
+
 struct Values(Vec<f32>);
 
 impl ModuleVisitor for Values {
     fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-        self.0.extend(p.val().into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default());
+        self.0.extend(crate::params::f32_values(p.val().into_data()));
     }
 }
 
@@ -21,7 +39,7 @@ impl ModuleVisitor for Grads<'_> {
     fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
         let v = p.val();
         match v.grad(self.grads) {
-            Some(g) => self.out.extend(g.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()),
+            Some(g) => self.out.extend(crate::params::f32_values(g.into_data())),
             None => self.out.extend(std::iter::repeat_n(0.0, v.shape().num_elements())),
         }
     }

@@ -44,7 +44,7 @@ fn canonical_header(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
 }
 
 /// Loads parameters from the safetensors file at `path` into `model`, after checking that the
-/// file's recorded architecture is `model.architecture()`.
+/// file's recorded architecture is `model.architecture()` and that every weight is finite.
 pub fn load_weights<M: Classifier + ModuleSnapshot>(model: &mut M, path: &Path) -> Result<()> {
     let io = |what: String| ModelError::Io { path: path.to_path_buf(), what };
     let bytes = std::fs::read(path).map_err(|e| io(format!("cannot read: {e}")))?;
@@ -54,6 +54,15 @@ pub fn load_weights<M: Classifier + ModuleSnapshot>(model: &mut M, path: &Path) 
     let expected = model.architecture();
     if found != expected {
         return Err(ModelError::Architecture { path: path.to_path_buf(), expected, found });
+    }
+    match first_non_finite(&bytes) {
+        Ok(None) => {}
+        Ok(Some((name, i, v))) => {
+            return Err(io(format!(
+                "tensor `{name}` element {i} is {v}: non-finite weights (training diverged, or the file was edited)"
+            )))
+        }
+        Err(what) => return Err(io(format!("not a safetensors file: {what}"))),
     }
     let mut store = SafetensorsStore::from_bytes(Some(bytes)).skip_enum_variants(true);
     let result = model.load_from(&mut store).map_err(|e| io(format!("cannot load weights: {e}")))?;
@@ -90,5 +99,45 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         f.write_all(bytes)?;
         f.sync_all()?;
     }
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    // Make the rename itself durable (a crash right after it must not bring back the old file).
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// The first non-finite value of an `F32`/`F64` tensor in a safetensors buffer, as
+/// `(tensor name, element index, value)`.
+pub fn first_non_finite(bytes: &[u8]) -> std::result::Result<Option<(String, usize, f64)>, String> {
+    let n = u64::from_le_bytes(
+        bytes.get(..8).ok_or("shorter than the 8-byte header length")?.try_into().map_err(|_| "header")?,
+    ) as usize;
+    let header = bytes.get(8..8usize.saturating_add(n)).ok_or_else(|| format!("header length {n} exceeds the file"))?;
+    let json: serde_json::Value = serde_json::from_slice(header).map_err(|e| format!("header is not JSON: {e}"))?;
+    let data = &bytes[8 + n..];
+    let Some(tensors) = json.as_object() else { return Err("header is not a JSON object".into()) };
+    for (name, t) in tensors.iter().filter(|(k, _)| k.as_str() != "__metadata__") {
+        let dtype = t.get("dtype").and_then(|d| d.as_str()).unwrap_or("");
+        let offsets = t
+            .get("data_offsets")
+            .and_then(|o| o.as_array())
+            .and_then(|o| Some((o.first()?.as_u64()? as usize, o.get(1)?.as_u64()? as usize)));
+        let Some((a, b)) = offsets else { return Err(format!("tensor `{name}`: no data_offsets")) };
+        let raw = data.get(a..b).ok_or_else(|| format!("tensor `{name}`: data_offsets {a}..{b} exceed the file"))?;
+        let found = match dtype {
+            "F32" => raw
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+                .enumerate()
+                .find(|(_, v)| !v.is_finite()),
+            "F64" => raw
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .enumerate()
+                .find(|(_, v)| !v.is_finite()),
+            _ => None,
+        };
+        if let Some((i, v)) = found {
+            return Ok(Some((name.clone(), i, v)));
+        }
+    }
+    Ok(None)
 }

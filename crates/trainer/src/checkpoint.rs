@@ -45,6 +45,10 @@ pub struct Checkpoint {
     pub lr: f64,
     /// File name, relative to the checkpoint directory.
     pub file: String,
+    /// FNV-1a of the file's bytes (16 hex digits), checked on load; absent in runs written
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 /// Writes `value` as pretty JSON to `path`, atomically.

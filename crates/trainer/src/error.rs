@@ -21,6 +21,14 @@ pub enum TrainError {
     #[error(transparent)]
     Model(#[from] genrep_models::ModelError),
 
+    /// Another process holds the directory's lock.
+    #[error("{path} is locked by {holder}; wait for it to finish or use another --out")]
+    Locked { path: PathBuf, holder: String },
+
+    /// A run directory does not match the data or the settings it is used with.
+    #[error("{path}: {what}")]
+    Mismatch { path: PathBuf, what: String },
+
     /// A file could not be read, written or parsed.
     #[error("{path}: {what}")]
     Io { path: PathBuf, what: String },

@@ -9,6 +9,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod lock;
 pub mod loss;
 pub mod observer;
 pub mod optimizer;
@@ -19,8 +20,9 @@ pub mod trainer;
 pub use checkpoint::{Checkpoint, CheckpointKind};
 pub use config::{ExclusionProtocol, LrSchedule, OptimizerConfig, TrainConfig};
 pub use error::{Result, TrainError};
+pub use lock::DirLock;
 pub use observer::{StepInfo, StepObserver, TrainingRecord};
-pub use run::{train_run, RunConfig, RunDir};
+pub use run::{train_run, RunConfig, RunDir, RunFingerprint};
 pub use trainer::{
     evaluate, fit, init_seeded, predict_logits, predict_logits_with, try_init_seeded, Engine, EpochMetrics, FitOptions,
     TrainOutcome,

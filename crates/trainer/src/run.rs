@@ -7,7 +7,16 @@
 //! runs/NAME/record.json          TrainingRecord (tracking sums)
 //! runs/NAME/metrics.json, metrics.csv
 //! ```
-//! Every file is written atomically.
+//! Every file is written atomically (temp file, fsync, rename, fsync of the directory).
+//!
+//! **Self-checking.** `config.json` holds a [`RunFingerprint`]: a run id hashed from the config
+//! and a [`DataFingerprint`] of the training and test splits (sizes and content hashes), plus the
+//! architecture. `checkpoints.json`, `record.json` and `metrics.json` carry the same run id, and
+//! each checkpoint entry the hash of its file. Every read checks them: files left over from
+//! another training run, checkpoints edited or truncated, checkpoint names that leave the
+//! directory, and data that differs from what the run was trained on ([`RunDir::verify`]) are
+//! errors naming the file, never a silently wrong explanation. Runs written before the
+//! fingerprint existed (bare JSON) are still read, unchecked.
 
 use crate::checkpoint::{read_json, write_json, Checkpoint};
 use crate::config::TrainConfig;
@@ -16,8 +25,10 @@ use crate::observer::StepObserver;
 use crate::observer::TrainingRecord;
 use crate::trainer::{fit, try_init_seeded, EpochMetrics, FitOptions, TrainOutcome};
 use burn::prelude::Device;
-use genrep_data::{Examples, TaskOptions, TaskSpec};
-use genrep_models::{load_weights, write_atomic, Model, ModelSpec};
+use genrep_data::{DataFingerprint, Examples, Task, TaskOptions, TaskSpec};
+use genrep_models::{load_weights, write_atomic, Classifier, Model, ModelSpec};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// How a run was produced: enough to rebuild its data and model exactly.
@@ -35,6 +46,33 @@ pub struct RunConfig {
     pub device: String,
 }
 
+/// What identifies a run: written into `config.json` by [`train_run`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunFingerprint {
+    /// FNV-1a of the config and the data fingerprint (16 hex digits); every other file of the run
+    /// carries it.
+    pub run: String,
+    /// The data the run was trained (and evaluated) on.
+    pub data: DataFingerprint,
+    /// [`Classifier::architecture`] of the model.
+    pub architecture: String,
+    /// Its parameter count.
+    pub parameters: usize,
+}
+
+impl RunFingerprint {
+    /// The fingerprint of training `cfg` on `data`.
+    pub fn new(cfg: &RunConfig, data: DataFingerprint, architecture: String) -> Self {
+        let cfg_json = serde_json::to_vec(cfg).unwrap_or_default();
+        let data_json = serde_json::to_vec(&data).unwrap_or_default();
+        let run = format!("{:016x}", genrep_data::fnv1a(&[&cfg_json, &data_json, architecture.as_bytes()]));
+        Self { run, data, architecture, parameters: cfg.model.num_params() }
+    }
+}
+
+/// Key of the run id in every stamped file.
+const STAMP: &str = "genrep_run";
+
 /// A run directory on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunDir {
@@ -48,7 +86,9 @@ impl RunDir {
         Self { path: path.into() }
     }
 
-    /// Opens an existing run, checking that `config.json` is there.
+    /// Opens an existing, complete run: `config.json` must be there, and so must the files
+    /// training writes at its end (a run whose training was interrupted is refused, naming the
+    /// missing file).
     pub fn open(path: impl Into<PathBuf>) -> Result<Self> {
         let dir = Self::new(path);
         if !dir.config_path().is_file() {
@@ -56,6 +96,14 @@ impl RunDir {
                 &dir.config_path(),
                 "not found: is this a run directory written by `genrep train`?",
             ));
+        }
+        for name in ["checkpoints.json", "record.json", "metrics.json"] {
+            if !dir.file(name).is_file() {
+                return Err(TrainError::io(
+                    &dir.file(name),
+                    "missing: the run's training did not finish (was it interrupted?); rerun `genrep train` with the same --out",
+                ));
+            }
         }
         Ok(dir)
     }
@@ -74,39 +122,130 @@ impl RunDir {
         self.file("checkpoints")
     }
 
-    /// Writes `config.json`.
-    pub fn write_config(&self, cfg: &RunConfig) -> Result<()> {
-        write_json(&self.config_path(), cfg)
+    /// Writes `config.json` with its fingerprint.
+    pub fn write_config(&self, cfg: &RunConfig, fingerprint: &RunFingerprint) -> Result<()> {
+        let value = serde_json::json!({ STAMP: fingerprint.run, "fingerprint": fingerprint, "content": cfg });
+        write_json(&self.config_path(), &value)
     }
 
     /// Reads `config.json`.
     pub fn read_config(&self) -> Result<RunConfig> {
-        read_json(&self.config_path())
+        Ok(self.read_config_and_fingerprint()?.0)
+    }
+
+    /// Reads the fingerprint in `config.json` (`None` for runs written before it existed).
+    pub fn read_fingerprint(&self) -> Result<Option<RunFingerprint>> {
+        Ok(self.read_config_and_fingerprint()?.1)
+    }
+
+    fn read_config_and_fingerprint(&self) -> Result<(RunConfig, Option<RunFingerprint>)> {
+        let path = self.config_path();
+        let value: serde_json::Value = read_json(&path)?;
+        let fingerprint = match value.get("fingerprint") {
+            Some(f) => Some(
+                RunFingerprint::deserialize(f)
+                    .map_err(|e| TrainError::io(&path, format!("field `fingerprint`: {e}")))?,
+            ),
+            None => None,
+        };
+        let (_, cfg) = unstamp::<RunConfig>(&path, value)?;
+        Ok((cfg, fingerprint))
+    }
+
+    /// Writes `value` to `name` stamped with run id `run`.
+    fn write_stamped<T: serde::Serialize>(&self, name: &str, run: &str, value: &T) -> Result<()> {
+        write_json(&self.file(name), &serde_json::json!({ STAMP: run, "content": value }))
+    }
+
+    /// Reads `name`, checking that it belongs to the run `config.json` describes.
+    fn read_stamped<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
+        let path = self.file(name);
+        let (stamp, value) = unstamp::<T>(&path, read_json(&path)?)?;
+        let expected = self.read_fingerprint()?.map(|f| f.run);
+        match (expected, stamp) {
+            (Some(e), Some(s)) if e == s => Ok(value),
+            (Some(e), found) => Err(TrainError::Mismatch {
+                path,
+                what: format!(
+                    "written by another training run ({}) than config.json ({e}): the directory mixes two runs; \
+                     retrain it with `genrep train --force`",
+                    found.map(|s| format!("run {s}")).unwrap_or_else(|| "an unstamped one".into())
+                ),
+            }),
+            (None, _) => Ok(value),
+        }
     }
 
     /// Writes the checkpoint index.
-    pub fn write_checkpoints(&self, list: &[Checkpoint]) -> Result<()> {
-        write_json(&self.file("checkpoints.json"), &list)
+    pub fn write_checkpoints(&self, run: &str, list: &[Checkpoint]) -> Result<()> {
+        self.write_stamped("checkpoints.json", run, &list)
     }
 
-    /// Reads the checkpoint index.
+    /// Reads the checkpoint index, refusing file names that leave the checkpoint directory.
     pub fn read_checkpoints(&self) -> Result<Vec<Checkpoint>> {
-        read_json(&self.file("checkpoints.json"))
+        let list: Vec<Checkpoint> = self.read_stamped("checkpoints.json")?;
+        for c in &list {
+            let p = Path::new(&c.file);
+            let plain =
+                p.components().count() == 1 && matches!(p.components().next(), Some(std::path::Component::Normal(_)));
+            if !plain {
+                return Err(TrainError::io(
+                    &self.file("checkpoints.json"),
+                    format!(
+                        "checkpoint `{}` names file `{}`: expected a plain file name inside checkpoints/",
+                        c.name, c.file
+                    ),
+                ));
+            }
+        }
+        Ok(list)
     }
 
     /// Writes the training record.
-    pub fn write_record(&self, record: &TrainingRecord) -> Result<()> {
-        write_json(&self.file("record.json"), record)
+    pub fn write_record(&self, run: &str, record: &TrainingRecord) -> Result<()> {
+        self.write_stamped("record.json", run, record)
     }
 
-    /// Reads the training record.
+    /// Reads the training record, checking that its arrays have the sizes it states and hold
+    /// finite numbers.
     pub fn read_record(&self) -> Result<TrainingRecord> {
-        read_json(&self.file("record.json"))
+        let path = self.file("record.json");
+        let record: TrainingRecord = self.read_stamped("record.json")?;
+        let bad = |what: String| TrainError::io(&path, what);
+        if record.tracking_sum.len() != record.n * record.num_classes {
+            return Err(bad(format!(
+                "field `tracking_sum` has {} entries, expected n x C = {} x {}",
+                record.tracking_sum.len(),
+                record.n,
+                record.num_classes
+            )));
+        }
+        if record.visits.len() != record.n {
+            return Err(bad(format!("field `visits` has {} entries, expected n = {}", record.visits.len(), record.n)));
+        }
+        if let Some(i) = record.tracking_sum.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!(
+                "field `tracking_sum`: entry {i} (training example {}) is {}",
+                i / record.num_classes.max(1),
+                record.tracking_sum[i]
+            )));
+        }
+        Ok(record)
+    }
+
+    /// Reads the training record if `record.json` exists (`None` if it does not; a file that
+    /// exists but cannot be read or parsed is an error, not "missing").
+    pub fn read_record_if_present(&self) -> Result<Option<TrainingRecord>> {
+        if self.file("record.json").exists() {
+            self.read_record().map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// Writes `metrics.json` and `metrics.csv`.
-    pub fn write_metrics(&self, history: &[EpochMetrics]) -> Result<()> {
-        write_json(&self.file("metrics.json"), &history)?;
+    pub fn write_metrics(&self, run: &str, history: &[EpochMetrics]) -> Result<()> {
+        self.write_stamped("metrics.json", run, &history)?;
         let mut csv = String::from("epoch,train_loss,train_accuracy,test_accuracy,seconds\n");
         for m in history {
             let test = m.test_accuracy.map(|a| a.to_string()).unwrap_or_default();
@@ -118,11 +257,12 @@ impl RunDir {
 
     /// Reads `metrics.json`.
     pub fn read_metrics(&self) -> Result<Vec<EpochMetrics>> {
-        read_json(&self.file("metrics.json"))
+        self.read_stamped("metrics.json")
     }
 
     /// Builds the run's architecture on `device` and loads checkpoint `name` (`init`, `middle`,
-    /// `final`, `epoch-K`) into it; errors name the missing checkpoint and what exists.
+    /// `final`, `epoch-K`) into it. Errors name the missing checkpoint and what exists, a file
+    /// whose bytes differ from the hash recorded at training time, and non-finite weights.
     pub fn load_model(&self, name: &str, device: &Device) -> Result<Model> {
         let cfg = self.read_config()?;
         let list = self.read_checkpoints()?;
@@ -135,9 +275,88 @@ impl RunDir {
                 ),
             )
         })?;
+        let path = self.checkpoint_dir().join(&entry.file);
+        if let Some(expected) = &entry.hash {
+            let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, format!("cannot read: {e}")))?;
+            let found = format!("{:016x}", genrep_data::fnv1a(&[&bytes]));
+            if &found != expected {
+                return Err(TrainError::Mismatch {
+                    path,
+                    what: format!(
+                        "content hash {found} differs from {expected} recorded in checkpoints.json: \
+                         the file was modified or truncated after training; retrain the run"
+                    ),
+                });
+            }
+        }
         let mut model = cfg.model.init(device)?;
-        load_weights(&mut model, &self.checkpoint_dir().join(&entry.file))?;
+        load_weights(&mut model, &path)?;
         Ok(model)
+    }
+
+    /// Checks the run against the task it is about to be used with: the architecture accepts
+    /// its inputs, the data fingerprint in `config.json` (sizes and content hashes of both
+    /// splits) matches, and so does the training record's `n x C`; the checkpoint index and the
+    /// metrics parse and belong to this run. Errors say what differs and the likely cause.
+    pub fn verify(&self, task: &Task) -> Result<()> {
+        let cfg = self.read_config()?;
+        cfg.model.check_examples(&task.train)?;
+        cfg.model.check_examples(&task.test)?;
+        let here = DataFingerprint::of(task);
+        if let Some(fp) = self.read_fingerprint()? {
+            fp.data.compare(&here).map_err(|what| TrainError::Mismatch {
+                path: self.config_path(),
+                what: format!(
+                    "{what}: the data does not match the run (another --data-dir, --train-per-class, \
+                     --test-per-class or --seed, or edited dataset files?)"
+                ),
+            })?;
+        }
+        self.read_metrics()?;
+        self.read_checkpoints()?;
+        if let Some(record) = self.read_record_if_present()? {
+            if record.n != task.train.len() || record.num_classes != task.num_classes() {
+                return Err(TrainError::Mismatch {
+                    path: self.file("record.json"),
+                    what: format!(
+                        "the training record is for {} examples x {} classes, the task has {} x {}",
+                        record.n,
+                        record.num_classes,
+                        task.train.len(),
+                        task.num_classes()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the directory holds a complete run of exactly `cfg` on data with fingerprint
+    /// `data` (so it can be reused instead of retrained).
+    pub fn is_complete_for(&self, cfg: &RunConfig, data: &DataFingerprint) -> Result<bool> {
+        if !self.is_complete() {
+            return Ok(false);
+        }
+        let (found, fp) = self.read_config_and_fingerprint()?;
+        Ok(&found == cfg && fp.is_some_and(|f| &f.data == data))
+    }
+
+    /// Removes everything a previous training run left (record, checkpoints, metrics, cache), so
+    /// that a retrained run never mixes with stale files.
+    pub fn clear(&self) -> Result<()> {
+        for name in ["metrics.json", "metrics.csv", "record.json", "checkpoints.json", "config.json"] {
+            let p = self.file(name);
+            if p.exists() {
+                std::fs::remove_file(&p).map_err(|e| TrainError::io(&p, format!("cannot remove: {e}")))?;
+            }
+        }
+        for name in ["checkpoints", "cache"] {
+            let p = self.file(name);
+            if p.exists() {
+                std::fs::remove_dir_all(&p).map_err(|e| TrainError::io(&p, format!("cannot remove: {e}")))?;
+            }
+        }
+        Ok(())
     }
 
     /// The run directory's root.
@@ -152,6 +371,31 @@ impl RunDir {
             && self.file("checkpoints.json").is_file()
             && self.file("record.json").is_file()
             && self.file("metrics.json").is_file()
+    }
+}
+
+/// Splits a stamped file (`{"genrep_run": ID, "content": T}`) into its stamp and content; a bare
+/// `T` (a run written before stamps existed) has no stamp.
+fn unstamp<T: DeserializeOwned>(path: &Path, value: serde_json::Value) -> Result<(Option<String>, T)> {
+    let parse = |v: serde_json::Value, field: &str| {
+        T::deserialize(v).map_err(|e| {
+            let at = if field.is_empty() { String::new() } else { format!("field `{field}`: ") };
+            TrainError::io(path, format!("{at}{e}"))
+        })
+    };
+    match value {
+        serde_json::Value::Object(mut map) if map.contains_key(STAMP) => {
+            let stamp = match map.remove(STAMP) {
+                Some(serde_json::Value::String(s)) => s,
+                other => {
+                    return Err(TrainError::io(path, format!("field `{STAMP}`: expected a string, found {other:?}")))
+                }
+            };
+            let content =
+                map.remove("content").ok_or_else(|| TrainError::io(path, "missing field `content`".to_string()))?;
+            Ok((Some(stamp), parse(content, "content")?))
+        }
+        other => Ok((None, parse(other, "")?)),
     }
 }
 
@@ -189,9 +433,17 @@ pub fn train_run(
     observers: &mut [&mut dyn StepObserver],
 ) -> Result<TrainOutcome<Model>> {
     cfg.train.validate()?;
+    cfg.model.check_examples(train)?;
+    if let Some(test) = test {
+        cfg.model.check_examples(test)?;
+    }
     let model = try_init_seeded(device, cfg.train.seed, |d| cfg.model.init(d))?;
-    run.write_config(cfg)?;
     let num_classes = cfg.task.class_names().len();
+    let data = DataFingerprint::of_splits(train, test, num_classes);
+    let fingerprint = RunFingerprint::new(cfg, data, model.architecture());
+    // A retrained run never mixes with files of the one it replaces.
+    run.clear()?;
+    run.write_config(cfg, &fingerprint)?;
     let mut record = TrainingRecord::new(train.len(), num_classes, keep_step_log);
     let mut opts = FitOptions::new(device.clone());
     opts.checkpoint_dir = Some(run.checkpoint_dir());
@@ -200,9 +452,9 @@ pub fn train_run(
         let mut both = RecordAnd { record: &mut record, rest: observers };
         fit(model, train, test, &cfg.train, &opts, &mut [&mut both])?
     };
-    run.write_record(&record)?;
-    run.write_checkpoints(&outcome.checkpoints)?;
-    run.write_metrics(&outcome.history)?;
+    run.write_record(&fingerprint.run, &record)?;
+    run.write_checkpoints(&fingerprint.run, &outcome.checkpoints)?;
+    run.write_metrics(&fingerprint.run, &outcome.history)?;
     Ok(outcome)
 }
 

@@ -172,7 +172,7 @@ pub fn predict_logits_with<M: Classifier>(
     for chunk in idx.chunks(batch_size.max(1)) {
         let x = Input::gather(examples, chunk, &plain);
         let logits = model.logits(&x);
-        out.extend(logits.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default());
+        out.extend(genrep_models::params::f32_values(logits.into_data()));
     }
     out
 }
@@ -281,7 +281,7 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
                     None => {
                         let x = Input::gather(train, &batch, &plain);
                         let logits = model.logits(&x);
-                        let values = logits.to_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+                        let values = genrep_models::params::f32_values(logits.to_data());
                         (softmax_cross_entropy(&values, &labels, c), Some(logits))
                     }
                 };
@@ -376,6 +376,9 @@ fn write_checkpoint<M: Classifier + ModuleSnapshot>(
     lr: f64,
 ) -> Result<Checkpoint> {
     let file = format!("{}.safetensors", kind.name());
-    save_weights(model, &dir.join(&file))?;
-    Ok(Checkpoint { name: kind.name(), kind, step, epoch, lr, file })
+    let path = dir.join(&file);
+    save_weights(model, &path)?;
+    let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, format!("cannot read back: {e}")))?;
+    let hash = Some(format!("{:016x}", genrep_data::fnv1a(&[&bytes])));
+    Ok(Checkpoint { name: kind.name(), kind, step, epoch, lr, file, hash })
 }
