@@ -116,7 +116,7 @@ fn explain_errors_are_clear() {
     assert!(out.status.success());
     for (args, needle) in [
         (vec!["--test-index", "10", "--method", "random"], "test index 10 is out of range"),
-        (vec!["--test-index", "0", "--method", "magic"], "unknown method `magic`"),
+        (vec!["--test-index", "0", "--method", "magic"], "method `magic`: unknown method"),
         (vec!["--test-index", "0", "--method", "surrogate:ntk-init"], "last-layer and NTK-final kernels only"),
     ] {
         let out = explain(&dir, &run, &args);

@@ -3,8 +3,8 @@
 /// Errors while computing or exporting explanations.
 #[derive(Debug, thiserror::Error)]
 pub enum ExplainError {
-    /// A method name that does not parse.
-    #[error("unknown method `{name}`: {what}")]
+    /// A method name that does not parse, or names a combination that is not supported.
+    #[error("method `{name}`: {what}")]
     Method { name: String, what: String },
 
     /// An index outside its split.

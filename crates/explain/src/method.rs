@@ -82,7 +82,7 @@ impl std::str::FromStr for Method {
             "random" => return Ok(Self::Random),
             _ => {}
         }
-        let (imp, ker) = name.split_once(':').ok_or_else(|| err(&format!("expected {METHOD_HELP}")))?;
+        let (imp, ker) = name.split_once(':').ok_or_else(|| err(&format!("unknown method; expected {METHOD_HELP}")))?;
         let importance = match imp {
             "surrogate" => Importance::Surrogate,
             "target" => Importance::Target,

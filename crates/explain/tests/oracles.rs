@@ -910,3 +910,51 @@ fn cached_by_fingerprint(name: &str) {
     assert_eq!(entries(), 2, "another model, another entry");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn non_finite_importances_and_scores_are_errors_naming_the_training_index() {
+    let (train, test) = (images(12, 3, 2, 41), images(2, 3, 2, 42));
+    let model = logreg(9, 2, 43);
+    let mut record = genrep_trainer::TrainingRecord::new(train.len(), 2, false);
+    record.tracking_sum.iter_mut().enumerate().for_each(|(i, v)| *v = 0.01 * i as f64);
+    record.tracking_sum[7 * 2 + 1] = f64::NAN;
+    let ctx = genrep_explain::Context {
+        model: model.clone(),
+        train: &train,
+        test: &test,
+        record: Some(&record),
+        batch_size: 8,
+        cache: None,
+    };
+    let opts = genrep_explain::ExplainOptions::default();
+    for name in ["tracking:ll", "tracking:ntk-final"] {
+        let method: genrep_explain::Method = name.parse().unwrap();
+        let e = genrep_explain::explain(&ctx, &method, name, &[0], &opts, None, false, &mut |_, _| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(name) && e.contains("training example 7") && e.contains("NaN"), "{e}");
+    }
+    // A model whose weights hold an infinity: the kernel values (hence phi) are not finite.
+    let mut bad = model.clone();
+    bad.head = bad.head.clone().map(&mut SetFirst(f32::INFINITY));
+    let ctx = genrep_explain::Context { model: bad, record: None, ..ctx };
+    let method: genrep_explain::Method = "target:ll".parse().unwrap();
+    let e = genrep_explain::explain(&ctx, &method, "target:ll", &[1], &opts, None, false, &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("target:ll") && e.contains("non-finite"), "{e}");
+}
+
+/// Sets the first element of every float parameter.
+struct SetFirst(f32);
+
+impl burn::module::ModuleMapper for SetFirst {
+    fn map_float<const D: usize>(&mut self, p: burn::module::Param<Tensor<D>>) -> burn::module::Param<Tensor<D>> {
+        let v = self.0;
+        p.map(|t| {
+            let mut data = genrep_models::params::f32_values(t.to_data());
+            data[0] = v;
+            Tensor::from_data(TensorData::new(data, t.shape()), &t.device())
+        })
+    }
+}
