@@ -958,3 +958,26 @@ impl burn::module::ModuleMapper for SetFirst {
         })
     }
 }
+
+#[test]
+fn lissa_minibatches_follow_the_seed() {
+    // Influence by LiSSA with minibatches of 2 of 16 points: the seed picks the minibatches, so
+    // the same seed repeats the scores bit for bit and another seed changes them.
+    let (train, test) = (images(16, 3, 2, 51), images(1, 3, 2, 52));
+    let model = logreg(9, 2, 53);
+    let ctx = genrep_explain::Context { model, train: &train, test: &test, record: None, batch_size: 8, cache: None };
+    let method: genrep_explain::Method = "influence".parse().unwrap();
+    let scores = |seed: u64| {
+        let opts = genrep_explain::ExplainOptions {
+            seed,
+            lissa: Some(genrep_explain::solve::LissaOptions { depth: 40, scale: 10.0, batch: 2, repeats: 1 }),
+            ..Default::default()
+        };
+        genrep_explain::explain(&ctx, &method, "influence", &[0], &opts, None, false, &mut |_, _| {}).unwrap().0[0]
+            .scores
+            .clone()
+    };
+    let (a, b, c) = (scores(1), scores(1), scores(2));
+    assert_eq!(a, b, "the same seed gave other scores");
+    assert_ne!(a, c, "the LiSSA minibatches ignore the seed");
+}
