@@ -126,7 +126,8 @@ fn explain_errors_are_clear() {
     std::fs::remove_file(run.join("record.json")).unwrap();
     let out = explain(&dir, &run, &["--test-index", "0", "--method", "tracking:ll"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("training record"), "{err}");
+    // A run directory without its record is incomplete (removed, or training was interrupted).
+    assert!(!out.status.success() && err.contains("record.json") && err.contains("did not finish"), "{err}");
     let out = explain(&dir, &tmp.join("nope"), &["--test-index", "0"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("config.json"), "{err}");

@@ -83,7 +83,7 @@ impl<'a, M: Classifier> Context<'a, M> {
 
     /// `[n, C]` logits of `model` on `examples`.
     pub fn logits_of(&self, model: &M, examples: &Examples) -> Vec<f32> {
-        let device = model.devices().first().cloned().unwrap_or_else(burn::prelude::Device::flex);
+        let device = genrep_models::params::device_of(model);
         predict_logits(model, examples, self.batch_size, &device)
     }
 

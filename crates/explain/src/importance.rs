@@ -225,7 +225,7 @@ pub fn surrogate_ntk<M: genrep_models::Classifier>(
     let values = flat_values(model);
     let theta_norm = values.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
     let p = values.len();
-    let device = model.devices().first().cloned().unwrap_or_else(burn::prelude::Device::flex);
+    let device = genrep_models::params::device_of(model);
     let fast = genrep_trainer::Engine::Auto.fast_net(model, &device).filter(|f| f.check_inputs(train).is_ok());
     let batch = batch_size.max(1);
     let all: Vec<usize> = (0..n).collect();

@@ -13,7 +13,7 @@ use genrep_trainer::predict_logits;
 use rayon::prelude::*;
 
 fn probs<M: Classifier>(model: &M, train: &Examples, batch_size: usize) -> Vec<f64> {
-    let device = model.devices().first().cloned().unwrap_or_else(burn::prelude::Device::flex);
+    let device = genrep_models::params::device_of(model);
     crate::importance::softmax_rows(&predict_logits(model, train, batch_size, &device), model.num_classes())
 }
 
