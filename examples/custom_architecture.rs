@@ -12,7 +12,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use genrep::data::{build_task, DataDir, TaskOptions};
-use genrep::explain::{explain, Context, ExplainOptions, Polarity};
+use genrep::explain::{Explainer, Polarity, Target};
 use genrep::models::{Classifier, Input};
 use genrep::trainer::{fit, init_seeded, FitOptions, TrainConfig, TrainingRecord};
 
@@ -66,17 +66,8 @@ fn main() -> anyhow::Result<()> {
     let test_acc = outcome.history.last().and_then(|m| m.test_accuracy).unwrap_or(0.0);
     println!("custom MLP: {} steps, test accuracy {test_acc:.4}", outcome.steps);
     // Explain test point 0 by the training examples: tracking representer x NTK-final.
-    let ctx = Context {
-        model: outcome.model,
-        train: &task.train,
-        test: &task.test,
-        record: Some(&record),
-        batch_size: 256,
-        cache: None,
-    };
-    let method = "tracking:ntk-final";
-    let (attrs, _) =
-        explain(&ctx, &method.parse()?, method, &[0], &ExplainOptions::default(), None, false, &mut |_, _| {})?;
+    let explainer = Explainer::new(outcome.model, &task.train)?.with_record(record)?;
+    let (attrs, _) = explainer.explain("tracking:ntk-final", &task.test, &[0], Target::Predicted)?;
     let a = &attrs[0];
     println!("test #0 predicted {} (logit {:.3})", task.class_names[a.explained_class], a.score);
     for r in a.top_k(3, Polarity::Proponents) {

@@ -11,9 +11,10 @@
 //! through `/proc/self/clear_refs` before each method (Linux; blank elsewhere).
 
 use super::bench::Stats;
-use super::explain::{load_run, Loaded};
+use super::explain::load_run;
 use clap::Args;
 use genrep::explain::{explain, representer_alpha, Checkpoints, Context, ExplainOptions, Kernel, Method};
+use genrep::trainer::LoadedRun;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -69,7 +70,7 @@ fn peak_mib() -> Option<f64> {
 
 /// Runs `genrep bench explain`.
 pub fn run(args: ExplainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
-    let Loaded { run, cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data_dir)?;
+    let LoadedRun { run, config: cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data_dir)?;
     let n_tests = args.tests.min(task.test.len());
     if n_tests == 0 {
         anyhow::bail!("--tests must be at least 1 (the test split has {} points)", task.test.len());

@@ -10,10 +10,11 @@
 //! disagreement with the batch-1 path relative to the largest |score| as a correctness check.
 
 use super::bench::Stats;
-use super::explain::{load_run, Loaded};
+use super::explain::load_run;
 use clap::Args;
 use genrep::explain::{subset, GradientKernel, Kernel, Preconditioner, TestPoint};
 use genrep::models::Classifier;
+use genrep::trainer::LoadedRun;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -61,7 +62,7 @@ enum Path3 {
 
 /// Runs `genrep bench grads`.
 pub fn run(args: GradsBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
-    let Loaded { task, model, .. } = load_run(&args.run, args.device.as_deref(), data_dir)?;
+    let LoadedRun { task, model, .. } = load_run(&args.run, args.device.as_deref(), data_dir)?;
     let n = args.examples.min(task.train.len());
     if n == 0 || args.tests == 0 || args.reps == 0 {
         anyhow::bail!("--examples, --tests and --reps must be at least 1");

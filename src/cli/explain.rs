@@ -6,8 +6,8 @@ use genrep::data::DataDir;
 use genrep::explain::{
     explain, parse_method_spec, render, Checkpoints, Context, ExplainOptions, Polarity, METHOD_HELP,
 };
-use genrep::models::{parse_device, Classifier, Model};
-use genrep::trainer::{predict_logits, RunDir};
+use genrep::models::Classifier;
+use genrep::trainer::{predict_logits, LoadedRun};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -59,6 +59,10 @@ pub struct ExplainArgs {
     /// runner-up's, the paper's scalar for binary tasks) or `logit`.
     #[arg(long, default_value = "margin", value_parser = parse_score)]
     pub score: genrep::explain::ExplainedScore,
+    /// Explain this class (0-based task label) instead of the predicted one, e.g. to ask which
+    /// training examples speak against the class the model did not choose.
+    #[arg(long)]
+    pub class: Option<usize>,
     /// Seed of the random baseline and the Hessian subsample.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -98,39 +102,19 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     genrep::models::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-/// A trained run, its rebuilt task and its final model (on the autodiff device).
-pub struct Loaded {
-    /// The run directory.
-    pub run: RunDir,
-    /// Its config.
-    pub cfg: genrep::trainer::RunConfig,
-    /// The device (`device_arg`, else the run's).
-    pub device: burn::prelude::Device,
-    /// The task, rebuilt from the data directory.
-    pub task: genrep::data::Task,
-    /// The final checkpoint.
-    pub model: Model,
-}
-
 /// Opens a run directory, rebuilds its task, checks that it is the data the run was trained on
-/// ([`RunDir::verify`]) and loads its final model.
-pub fn load_run(path: &Path, device_arg: Option<&str>, data_dir: Option<&Path>) -> anyhow::Result<Loaded> {
-    let run = RunDir::open(path)?;
-    let cfg = run.read_config()?;
-    let device = parse_device(device_arg.unwrap_or(&cfg.device))?;
+/// and loads its final model ([`LoadedRun::open`]), saying what it rebuilds.
+pub fn load_run(path: &Path, device_arg: Option<&str>, data_dir: Option<&Path>) -> anyhow::Result<LoadedRun> {
     let dir = DataDir::resolve(data_dir)?;
-    eprintln!("rebuilding task {} from {}", cfg.task, dir.path.display());
-    let task = genrep::data::build_task(&dir, &cfg.task, &cfg.task_options)?;
-    run.verify(&task)?;
-    let model: Model = run.load_model("final", &device.clone().autodiff())?;
-    Ok(Loaded { run, cfg, device, task, model })
+    eprintln!("rebuilding the task of {} from {}", path.display(), dir.path.display());
+    Ok(LoadedRun::open(path, &dir, device_arg)?)
 }
 
 /// Runs `genrep explain`.
 pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     // Parse first (the settings after `@` are applied to the options below).
     parse_method_spec(&args.method, &ExplainOptions::default())?;
-    let Loaded { run, cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data_dir)?;
+    let LoadedRun { run, config: cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data_dir)?;
     let ad = device.clone().autodiff();
     let record = run.read_record_if_present()?;
     let list = run.read_checkpoints()?;
@@ -171,6 +155,7 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         damping: args.damping,
         hessian_sample: args.hessian_sample,
         score: args.score,
+        target: args.class.map_or(genrep::explain::Target::Predicted, genrep::explain::Target::Class),
         seed: args.seed,
         lissa: args.lissa.then_some(genrep::explain::solve::LissaOptions {
             depth: args.lissa_depth,
@@ -221,9 +206,10 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     let many = attrs.len() > 1;
     for a in &attrs {
         println!(
-            "test #{} (label {}, predicted {}): s(x) = {:.4}, method {}, sum phi = {:.4}, efficiency residual {:.4}",
+            "test #{} (label {}, {} {}): s(x) = {:.4}, method {}, sum phi = {:.4}, efficiency residual {:.4}",
             a.test_index,
             names[task.test.labels[a.test_index]],
+            if args.class.is_some() { "explaining class" } else { "predicted" },
             names[a.explained_class],
             a.score,
             a.method,

@@ -1,10 +1,11 @@
 //! `genrep sensitivity`: sensitivity maps of representer values (Yeh et al. 2018, Section 4.4).
 
-use super::explain::{load_run, Loaded};
+use super::explain::load_run;
 use clap::Args;
 use genrep::explain::sensitivity::representer_sensitivity;
 use genrep::explain::{explain, render, representer_alpha, Context, ExplainOptions, Method, Polarity};
 use genrep::models::Classifier;
+use genrep::trainer::LoadedRun;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `genrep sensitivity`.
@@ -39,7 +40,7 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
 
 /// Runs `genrep sensitivity`.
 pub fn run(args: SensitivityArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
-    let Loaded { cfg, task, model, .. } = load_run(&args.run, args.device.as_deref(), data_dir)?;
+    let LoadedRun { config: cfg, task, model, .. } = load_run(&args.run, args.device.as_deref(), data_dir)?;
     if cfg.task.dataset.is_text() {
         anyhow::bail!("sensitivity maps are for image tasks; {} is a text task", cfg.task);
     }

@@ -417,6 +417,52 @@ fn text_examples(set: &TextSet, chosen: &[(usize, usize)], tok: &WordPiece, seq_
     }
 }
 
+impl Task {
+    /// A new image (in no split) prepared exactly like the task's images, as a one-example split
+    /// with label `label`: `pixels` are `channels x height x width` bytes (0-255), channel-major,
+    /// of the task's image size. Errors on a text task or a size mismatch.
+    pub fn image_input(&self, pixels: &[u8], label: usize) -> Result<Examples> {
+        let Inputs::Images { channels, height, width, mean, std, .. } = &self.train.inputs else {
+            return Err(DataError::Task {
+                spec: self.spec.to_string(),
+                what: "is a text task; pass a sentence".into(),
+            });
+        };
+        if pixels.len() != channels * height * width {
+            return Err(DataError::Task {
+                spec: self.spec.to_string(),
+                what: format!(
+                    "expects {channels}x{height}x{width} = {} pixel values, got {}",
+                    channels * height * width,
+                    pixels.len()
+                ),
+            });
+        }
+        let set = ImageSet {
+            channels: *channels,
+            height: *height,
+            width: *width,
+            pixels: pixels.to_vec(),
+            labels: vec![label as u8],
+            class_names: self.class_names.clone(),
+        };
+        Ok(image_examples(&set, &[(0, label)], mean, std))
+    }
+
+    /// A new sentence (in no split) tokenized exactly like the task's texts (the WordPiece
+    /// vocabulary in `dir`, the task's sequence length), as a one-example split with label
+    /// `label`. Errors on an image task.
+    pub fn text_input(&self, dir: &DataDir, text: &str, label: usize) -> Result<Examples> {
+        if !self.spec.dataset.is_text() {
+            return Err(DataError::Task { spec: self.spec.to_string(), what: "is an image task; pass pixels".into() });
+        }
+        let tok = load_vocab(dir)?;
+        let set =
+            TextSet { texts: vec![text.to_string()], labels: vec![label as u8], class_names: self.class_names.clone() };
+        Ok(text_examples(&set, &[(0, label)], &tok, self.options.seq_len))
+    }
+}
+
 /// Path of the BERT WordPiece vocabulary inside the data directory.
 pub const VOCAB_FILE: &str = "bert-base-uncased/vocab.txt";
 

@@ -75,6 +75,17 @@ pub enum ExplainedScore {
     Margin,
 }
 
+/// Which class an explanation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// The model's predicted class (the paper's choice).
+    #[default]
+    Predicted,
+    /// A given class `c`, e.g. to ask why the model did *not* say `c`.
+    Class(usize),
+}
+
 impl<'a, M: Classifier> Context<'a, M> {
     /// `[n, C]` logits of the model on the training split.
     pub fn train_logits(&self) -> Vec<f32> {
@@ -90,6 +101,18 @@ impl<'a, M: Classifier> Context<'a, M> {
     /// Test points for `indices`, each explained at the model's predicted class `c` (the logit,
     /// or the margin against the runner-up class), with their explained scores `s(x)`.
     pub fn test_points(&self, indices: &[usize], score: ExplainedScore) -> Result<Vec<(TestPoint, f64)>> {
+        self.test_points_for(indices, score, Target::Predicted)
+    }
+
+    /// Test points for `indices`, each explained at `target`'s class `c` (the predicted one, or
+    /// a given one): the logit `f_c`, or the margin `f_c - f_r` against the highest other class
+    /// `r`; with their explained scores `s(x)`.
+    pub fn test_points_for(
+        &self,
+        indices: &[usize],
+        score: ExplainedScore,
+        target: Target,
+    ) -> Result<Vec<(TestPoint, f64)>> {
         let c = self.model.num_classes();
         let mut out = Vec::new();
         for &index in indices {
@@ -97,11 +120,19 @@ impl<'a, M: Classifier> Context<'a, M> {
                 return Err(ExplainError::Index { what: "test", index, len: self.test.len() });
             }
         }
+        if let Target::Class(k) = target {
+            if k >= c {
+                return Err(ExplainError::Index { what: "target class", index: k, len: c });
+            }
+        }
         let sub = subset(self.test, indices);
         let logits = self.logits_of(&self.model, &sub);
         for (t, &index) in indices.iter().enumerate() {
             let row = &logits[t * c..(t + 1) * c];
-            let class = row.iter().enumerate().fold(0, |b, (k, &v)| if v > row[b] { k } else { b });
+            let class = match target {
+                Target::Predicted => row.iter().enumerate().fold(0, |b, (k, &v)| if v > row[b] { k } else { b }),
+                Target::Class(k) => k,
+            };
             let point = match score {
                 ExplainedScore::Margin if c >= 2 => {
                     let runner_up = (0..c)

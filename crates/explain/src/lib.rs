@@ -11,6 +11,7 @@ pub mod attribution;
 pub mod cache;
 pub mod context;
 pub mod error;
+pub mod explainer;
 pub mod grads;
 pub mod importance;
 pub mod kernel;
@@ -22,8 +23,9 @@ pub mod sensitivity;
 pub mod solve;
 
 pub use attribution::{Attribution, Polarity, Ranked};
-pub use context::{subset, Context, ExplainedScore, TestPoint};
+pub use context::{subset, Context, ExplainedScore, Target, TestPoint};
 pub use error::{ExplainError, Result};
+pub use explainer::Explainer;
 pub use kernel::{GradientKernel, HessianKind, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
 pub use method::{
     explain, hessian_sample, parse_method_spec, representer_alpha, self_influence, split_method_list, Checkpoints,

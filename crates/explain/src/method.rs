@@ -11,7 +11,7 @@
 //! | `random` | seeded uniform scores | - |
 
 use crate::attribution::Attribution;
-use crate::context::{Context, ExplainedScore, TestPoint};
+use crate::context::{Context, ExplainedScore, Target, TestPoint};
 use crate::error::{ExplainError, Result};
 use crate::importance::{
     refit_last_layer, surrogate_last_layer, surrogate_ntk, target_derivative, tracking, SurrogateReport,
@@ -225,6 +225,9 @@ pub struct ExplainOptions {
     /// its logit.
     #[serde(default)]
     pub score: ExplainedScore,
+    /// The class explained at each point: the predicted one (default) or a given one.
+    #[serde(default)]
+    pub target: Target,
     /// Seed of the random baseline, the Hessian subsample and LiSSA's minibatches.
     pub seed: u64,
     /// Inference batch size.
@@ -245,6 +248,7 @@ impl Default for ExplainOptions {
             surrogate_tol: default_surrogate_tol(),
             surrogate_max_iter: default_surrogate_max_iter(),
             score: ExplainedScore::Margin,
+            target: Target::Predicted,
             seed: 0,
             batch_size: 256,
         }
@@ -303,7 +307,7 @@ pub fn explain<M: Classifier>(
     is_text: bool,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Vec<Attribution>, Diagnostics)> {
-    let points = ctx.test_points(indices, opts.score)?;
+    let points = ctx.test_points_for(indices, opts.score, opts.target)?;
     let tests: Vec<TestPoint> = points.iter().map(|p| p.0).collect();
     let c = ctx.model.num_classes();
     let n = ctx.train.len();

@@ -981,3 +981,35 @@ fn lissa_minibatches_follow_the_seed() {
     assert_eq!(a, b, "the same seed gave other scores");
     assert_ne!(a, c, "the LiSSA minibatches ignore the seed");
 }
+
+#[test]
+fn explainer_explains_given_classes_and_new_inputs_like_test_points() {
+    let (train, test) = (images(20, 3, 3, 71), images(6, 3, 3, 72));
+    let model = logreg(9, 3, 73);
+    let explainer = genrep_explain::Explainer::new(model.clone(), &train).unwrap();
+    use genrep_explain::Target;
+    // A given class is explained as asked; the predicted one by default.
+    for class in 0..3 {
+        let (a, _) = explainer.explain("target:ll", &test, &[2], Target::Class(class)).unwrap();
+        assert_eq!(a[0].explained_class, class);
+    }
+    let e = explainer.explain("target:ll", &test, &[2], Target::Class(3)).unwrap_err().to_string();
+    assert!(e.contains("target class index 3"), "{e}");
+    // An input in no split gives the same attribution as the same example explained in its split.
+    let new = genrep_explain::subset(&test, &[4]);
+    for method in ["target:ll", "target:ntk-final", "representer", "influence"] {
+        let (a, _) = explainer.explain(method, &test, &[4], Target::Predicted).unwrap();
+        let (b, _) = explainer.explain_inputs(method, &new, Target::Predicted).unwrap();
+        assert_eq!((a[0].explained_class, a[0].score), (b[0].explained_class, b[0].score), "{method}");
+        for (x, y) in a[0].scores.iter().zip(&b[0].scores) {
+            assert!((x - y).abs() <= 1e-6 * x.abs().max(1e-3), "{method}: {x} vs {y}");
+        }
+    }
+    // A record of another size is refused up front.
+    let wrong = genrep_trainer::TrainingRecord::new(19, 3, false);
+    let e =
+        genrep_explain::Explainer::new(model.clone(), &train).unwrap().with_record(wrong).err().unwrap().to_string();
+    assert!(e.contains("20 examples x 3 classes"), "{e}");
+    let empty = genrep_explain::subset(&train, &[]);
+    assert!(genrep_explain::Explainer::new(model, &empty).is_err());
+}

@@ -17,6 +17,10 @@ pub enum TrainError {
     #[error("exclusion index {index} is out of range for {n} training examples")]
     Exclusion { index: usize, n: usize },
 
+    /// A data error (missing or malformed dataset files, a task with no examples, ...).
+    #[error(transparent)]
+    Data(#[from] genrep_data::DataError),
+
     /// A model error (architecture mismatch, bad weights file, ...).
     #[error(transparent)]
     Model(#[from] genrep_models::ModelError),

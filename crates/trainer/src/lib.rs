@@ -22,7 +22,7 @@ pub use config::{ExclusionProtocol, LrSchedule, OptimizerConfig, TrainConfig};
 pub use error::{Result, TrainError};
 pub use lock::DirLock;
 pub use observer::{StepInfo, StepObserver, TrainingRecord};
-pub use run::{train_run, RunConfig, RunDir, RunFingerprint};
+pub use run::{train_run, LoadedRun, RunConfig, RunDir, RunFingerprint};
 pub use trainer::{
     evaluate, fit, init_seeded, predict_logits, predict_logits_with, try_init_seeded, Engine, EpochMetrics, FitOptions,
     TrainOutcome,

@@ -374,6 +374,45 @@ impl RunDir {
     }
 }
 
+/// A trained run opened for use: its directory, config, rebuilt task and final model.
+pub struct LoadedRun {
+    /// The run directory.
+    pub run: RunDir,
+    /// Its config.
+    pub config: RunConfig,
+    /// The device the model lives on (without autodiff; the model is on its autodiff twin).
+    pub device: Device,
+    /// The task, rebuilt from the data directory and checked against the run's fingerprint.
+    pub task: Task,
+    /// The final checkpoint, on the autodiff device.
+    pub model: Model,
+}
+
+impl LoadedRun {
+    /// Opens the complete run at `path` ([`RunDir::open`]), rebuilds its task from `data`,
+    /// checks that it is the data the run was trained on ([`RunDir::verify`]) and loads the final
+    /// model on `device` (default: the device the run was trained on).
+    pub fn open(path: impl Into<PathBuf>, data: &genrep_data::DataDir, device: Option<&str>) -> Result<Self> {
+        let run = RunDir::open(path)?;
+        let config = run.read_config()?;
+        let device = genrep_models::parse_device(device.unwrap_or(&config.device))?;
+        let task = genrep_data::build_task(data, &config.task, &config.task_options)?;
+        run.verify(&task)?;
+        let model = run.load_model("final", &device.clone().autodiff())?;
+        Ok(Self { run, config, device, task, model })
+    }
+
+    /// The run's training record and checkpoint index.
+    pub fn record(&self) -> Result<TrainingRecord> {
+        self.run.read_record()
+    }
+
+    /// True for text tasks (their influence kernels fall back to the last layer).
+    pub fn is_text(&self) -> bool {
+        self.config.task.dataset.is_text()
+    }
+}
+
 /// Splits a stamped file (`{"genrep_run": ID, "content": T}`) into its stamp and content; a bare
 /// `T` (a run written before stamps existed) has no stamp.
 fn unstamp<T: DeserializeOwned>(path: &Path, value: serde_json::Value) -> Result<(Option<String>, T)> {
