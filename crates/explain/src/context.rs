@@ -122,7 +122,7 @@ impl<'a, M: Classifier> Context<'a, M> {
         }
         if let Target::Class(k) = target {
             if k >= c {
-                return Err(ExplainError::Index { what: "target class", index: k, len: c });
+                return Err(ExplainError::Class { class: k, classes: c });
             }
         }
         let sub = subset(self.test, indices);

@@ -11,6 +11,10 @@ pub enum ExplainError {
     #[error("{what} index {index} is out of range (the split has {len} examples)")]
     Index { what: &'static str, index: usize, len: usize },
 
+    /// A class outside the model's outputs.
+    #[error("class {class} is out of range: the model has {classes} classes (0..={max})", max = classes.saturating_sub(1))]
+    Class { class: usize, classes: usize },
+
     /// The run lacks something the method needs.
     #[error("method `{method}` needs {what}")]
     Missing { method: String, what: String },

@@ -994,7 +994,7 @@ fn explainer_explains_given_classes_and_new_inputs_like_test_points() {
         assert_eq!(a[0].explained_class, class);
     }
     let e = explainer.explain("target:ll", &test, &[2], Target::Class(3)).unwrap_err().to_string();
-    assert!(e.contains("target class index 3"), "{e}");
+    assert!(e.contains("class 3 is out of range: the model has 3 classes (0..=2)"), "{e}");
     // An input in no split gives the same attribution as the same example explained in its split.
     let new = genrep_explain::subset(&test, &[4]);
     for method in ["target:ll", "target:ntk-final", "representer", "influence"] {
