@@ -6,8 +6,7 @@ use genrep::data::DataDir;
 use genrep::explain::{
     explain, parse_method_spec, render, Checkpoints, Context, ExplainOptions, Polarity, METHOD_HELP,
 };
-use genrep::models::Classifier;
-use genrep::trainer::{predict_logits, LoadedRun};
+use genrep::trainer::{misclassified, LoadedRun};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -122,16 +121,7 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
 
     let indices: Vec<usize> = match args.misclassified {
         Some(k) => {
-            let logits = predict_logits(&model, &task.test, 256, &device);
-            let c = model.num_classes();
-            let wrong: Vec<usize> = (0..task.test.len())
-                .filter(|&i| {
-                    let row = &logits[i * c..(i + 1) * c];
-                    let pred = row.iter().enumerate().fold(0, |b, (k, &v)| if v > row[b] { k } else { b });
-                    pred != task.test.labels[i]
-                })
-                .take(k)
-                .collect();
+            let wrong = misclassified(&model, &task.test, k, 256, &device);
             if wrong.is_empty() {
                 anyhow::bail!("the model classifies every test point correctly: nothing misclassified to explain");
             }

@@ -26,7 +26,7 @@ pub fn accuracies(logits: &[f32], labels: &[usize], c: usize) -> (f64, f64) {
     let (mut hit, mut per_class) = (0usize, vec![(0usize, 0usize); c]);
     for (i, &y) in labels.iter().enumerate() {
         let row = &logits[i * c..(i + 1) * c];
-        let pred = row.iter().enumerate().fold(0, |b, (k, &v)| if v > row[b] { k } else { b });
+        let pred = genrep_trainer::loss::argmax(row);
         per_class[y].1 += 1;
         if pred == y {
             hit += 1;

@@ -15,6 +15,7 @@
 pub mod baseline;
 pub mod config;
 pub mod debug;
+pub mod deletion;
 pub mod error;
 pub mod paper;
 pub mod report;
@@ -23,6 +24,7 @@ pub mod runner;
 pub mod stats;
 
 pub use config::{Dataset, ExperimentConfig, Shard, DATASETS, TABLE1_METHODS};
+pub use deletion::{auc_del, del};
 pub use error::{ExperimentError, Result};
 pub use report::{markdown, summarize, write_report, MethodSummary, Report};
 pub use rows::{dedup, read_dir_rows, Row, RowStore};

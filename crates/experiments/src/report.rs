@@ -218,8 +218,8 @@ pub fn summarize(cfg: &ExperimentConfig, rows: &[Row]) -> Report {
                 }
                 let mut v = v.clone();
                 v.sort_by_key(|x| x.0);
-                aucs.push(v.iter().map(|x| x.1).sum::<f64>() / want as f64);
-                aucs_p.push(v.iter().map(|x| x.2).sum::<f64>() / want as f64);
+                aucs.push(crate::deletion::auc_del(&v.iter().map(|x| x.1).collect::<Vec<_>>()));
+                aucs_p.push(crate::deletion::auc_del(&v.iter().map(|x| x.2).collect::<Vec<_>>()));
                 for x in &v {
                     per_k.entry(x.0).or_default().push(x.1);
                 }

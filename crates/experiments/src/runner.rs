@@ -494,8 +494,8 @@ fn retrain(
         k: w.k,
         score: s_new,
         prob: p_new,
-        del: s_new - w.s_old,
-        del_prob: p_new - w.p_old,
+        del: crate::deletion::del(w.s_old, s_new),
+        del_prob: crate::deletion::del(w.p_old, p_new),
         seconds: start.elapsed().as_secs_f64(),
     })
 }

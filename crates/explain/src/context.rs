@@ -130,7 +130,7 @@ impl<'a, M: Classifier> Context<'a, M> {
         for (t, &index) in indices.iter().enumerate() {
             let row = &logits[t * c..(t + 1) * c];
             let class = match target {
-                Target::Predicted => row.iter().enumerate().fold(0, |b, (k, &v)| if v > row[b] { k } else { b }),
+                Target::Predicted => genrep_trainer::loss::argmax(row),
                 Target::Class(k) => k,
             };
             let point = match score {

@@ -13,6 +13,12 @@ pub struct LossParts {
     pub correct: usize,
 }
 
+/// Index of the largest entry of `row` (the first one on ties): the predicted class of a row of
+/// logits. An empty row gives 0.
+pub fn argmax<T: PartialOrd + Copy>(row: &[T]) -> usize {
+    row.iter().enumerate().fold(0, |b, (k, &v)| if v > row[b] { k } else { b })
+}
+
 /// Softmax cross-entropy of `[B, C]` row-major `logits` against `labels`, computed in f64 with
 /// the log-sum-exp shift: `L_i = logsumexp(f_i) - f_{i, y_i}`, `dL_i/df_i = softmax(f_i) - e_{y_i}`.
 pub fn softmax_cross_entropy(logits: &[f32], labels: &[usize], num_classes: usize) -> LossParts {
@@ -26,8 +32,7 @@ pub fn softmax_cross_entropy(logits: &[f32], labels: &[usize], num_classes: usiz
         let sum: f64 = row.iter().map(|&v| (v as f64 - max).exp()).sum();
         let lse = max + sum.ln();
         total += lse - row[y] as f64;
-        let argmax = row.iter().enumerate().fold(0, |b, (k, &v)| if v > row[b] { k } else { b });
-        if argmax == y {
+        if argmax(row) == y {
             correct += 1;
         }
         for k in 0..c {

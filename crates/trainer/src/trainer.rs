@@ -151,6 +151,22 @@ pub fn predict_logits<M: Classifier>(model: &M, examples: &Examples, batch_size:
     predict_logits_with(Engine::Auto, model, examples, batch_size, device)
 }
 
+/// The first `limit` examples of `examples` (in split order) that `model` misclassifies.
+pub fn misclassified<M: Classifier>(
+    model: &M,
+    examples: &Examples,
+    limit: usize,
+    batch_size: usize,
+    device: &Device,
+) -> Vec<usize> {
+    let logits = predict_logits(model, examples, batch_size, device);
+    let c = model.num_classes();
+    (0..examples.len())
+        .filter(|&i| crate::loss::argmax(&logits[i * c..(i + 1) * c]) != examples.labels[i])
+        .take(limit)
+        .collect()
+}
+
 /// [`predict_logits`] on the given engine.
 pub fn predict_logits_with<M: Classifier>(
     engine: Engine,
