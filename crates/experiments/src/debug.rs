@@ -17,7 +17,7 @@ use genrep_trainer::{
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Instant;
 
 /// Ranking scores compared, in report order.
@@ -80,7 +80,7 @@ pub fn run_debug(
     data: &DataDir,
     device: &Device,
     device_name: &str,
-    out: &PathBuf,
+    out: &Path,
     monitor: &dyn Monitor,
 ) -> Result<DebugReport> {
     if !(cfg.flip_fraction > 0.0 && cfg.flip_fraction < 0.5) {

@@ -19,6 +19,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// Deletion rows grouped by (method, net, test point): (k, DEL, DEL of the probability, seconds).
+type DelRows = BTreeMap<(String, u64, usize), Vec<(usize, f64, f64, f64)>>;
+
+/// Reads one accuracy of a network summary.
+type NetMetric = fn(&NetSummary) -> Option<f64>;
+
 /// Aggregates of one method.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MethodSummary {
@@ -139,7 +145,7 @@ pub fn summarize(cfg: &ExperimentConfig, rows: &[Row]) -> Report {
     let want = cfg.deletion_fractions.len();
     let mut nets = Vec::new();
     let mut baseline = None;
-    let mut del: BTreeMap<(String, u64, usize), Vec<(usize, f64, f64, f64)>> = BTreeMap::new();
+    let mut del: DelRows = BTreeMap::new();
     let mut rank: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     let mut solves: BTreeMap<String, Vec<crate::rows::Solver>> = BTreeMap::new();
     let mut ks: Vec<usize> = Vec::new();
@@ -294,7 +300,7 @@ pub fn summarize(cfg: &ExperimentConfig, rows: &[Row]) -> Report {
     };
     let tau = (compared.len() >= 2).then(|| {
         let all: Vec<&&BTreeMap<String, f64>> = by_net.iter().flatten().collect();
-        let (lo, hi) = cluster_bootstrap(&by_net, RESAMPLES, 15, |r| tau_of(&r.iter().copied().collect::<Vec<_>>()));
+        let (lo, hi) = cluster_bootstrap(&by_net, RESAMPLES, 15, |r| tau_of(r));
         (tau_of(&all), lo, hi, compared.len())
     });
     Report { config: cfg.clone(), nets, baseline, ks, methods, unsupported, comparisons, tau }
@@ -389,8 +395,7 @@ pub fn markdown(report: &Report) -> String {
         );
     }
     if let Some((t, b, _)) = report.baseline {
-        let (metric, base, get): (&str, f64, fn(&NetSummary) -> Option<f64>) = if d == crate::config::Dataset::Toxicity
-        {
+        let (metric, base, get): (&str, f64, NetMetric) = if d == crate::config::Dataset::Toxicity {
             ("balanced test accuracy", b, |n| n.balanced_accuracy)
         } else {
             ("test accuracy", t, |n| Some(n.test_accuracy))
@@ -535,7 +540,7 @@ pub fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
     let mut pairs = 0.0;
     for i in 0..n {
         for j in i + 1..n {
-            sum += ((a[i] - a[j]).signum() * (b[i] - b[j]).signum()) as f64;
+            sum += (a[i] - a[j]).signum() * (b[i] - b[j]).signum();
             pairs += 1.0;
         }
     }

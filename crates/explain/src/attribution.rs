@@ -88,7 +88,7 @@ impl Attribution {
             "scores": {"dtype": "F64", "shape": [self.scores.len()], "data_offsets": [0, 8 * self.scores.len()]},
         });
         let mut header = serde_json::to_vec(&meta).unwrap_or_default();
-        while header.len() % 8 != 0 {
+        while !header.len().is_multiple_of(8) {
             header.push(b' ');
         }
         let mut out = Vec::with_capacity(8 + header.len() + 8 * self.scores.len());

@@ -152,6 +152,8 @@ impl Objective<'_> {
         let (d, c, n) = (self.dim, self.c, self.n);
         let theta_t: Vec<f64> = (0..c).flat_map(|k| (0..d).map(move |j| theta[j * c + k])).collect();
         const BLOCK: usize = 256;
+        // Per block: (loss, gradient, and the two partial products the caller sums).
+        #[allow(clippy::type_complexity)]
         let parts: Vec<(f64, Vec<f64>, Vec<f64>, Vec<f64>)> = self.feats[..n * d]
             .par_chunks(BLOCK * d)
             .zip(self.targets[..n * c].par_chunks(BLOCK * c))

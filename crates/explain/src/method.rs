@@ -277,12 +277,15 @@ pub fn hessian_sample(n: usize, opts: &ExplainOptions) -> Vec<usize> {
     }
 }
 
+/// Loads a checkpoint by name onto the explaining device.
+pub type LoadCheckpoint<'a, M> = Box<dyn Fn(&str) -> Result<M> + 'a>;
+
 /// Loads checkpoints of the run being explained.
 pub struct Checkpoints<'a, M> {
     /// The run's checkpoint index.
     pub list: Vec<Checkpoint>,
     /// Loads checkpoint `name` onto the explaining device.
-    pub load: Box<dyn Fn(&str) -> Result<M> + 'a>,
+    pub load: LoadCheckpoint<'a, M>,
 }
 
 /// Diagnostics of a run of [`explain`].
@@ -297,6 +300,8 @@ pub struct Diagnostics {
 }
 
 /// Explains the test points `indices` with `method`; returns one [`Attribution`] per test point.
+/// (The positional form the runner uses; library users hold an [`crate::Explainer`].)
+#[allow(clippy::too_many_arguments)]
 pub fn explain<M: Classifier>(
     ctx: &Context<'_, M>,
     method: &Method,

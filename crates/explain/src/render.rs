@@ -727,50 +727,6 @@ pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wrap_respects_the_width_and_keeps_every_character() {
-        let text = "test #12 pred automobile s=1.5 method influence:last-layer(damping=0.001) x";
-        for max in 1..40 {
-            let lines = wrap(text, max);
-            assert!(lines.iter().all(|l| l.chars().count() <= max), "{max}: {lines:?}");
-            let joined: String = lines.concat().chars().filter(|c| !c.is_whitespace()).collect();
-            let expected: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-            assert_eq!(joined, expected, "{max}");
-        }
-        assert!(wrap(text, 0).is_empty());
-        assert!(wrap("", 10).is_empty());
-    }
-
-    #[test]
-    fn scores_and_cuts_are_formatted_compactly() {
-        assert_eq!(format_score(0.123_4, true), "+0.123");
-        assert_eq!(format_score(-0.456, true), "-0.456");
-        assert_eq!(format_score(2.5e-5, true), "+2.50e-5");
-        assert_eq!(format_score(-123_456.0, false), "-1.23e5");
-        assert_eq!(format_score(0.0, true), "+0.000");
-        assert_eq!(format_score(f64::NAN, true), "NaN");
-        assert_eq!(fit("automobile!", 10), "automobil~");
-        assert_eq!(fit("cat", 10), "cat");
-        assert_eq!(fit("cat", 0), "");
-        assert_eq!(md_escape("a|b\r\nc<d>", 200), "a\\|b<br>c&lt;d&gt;");
-        assert_eq!(md_escape("ééé", 2), "éé…");
-    }
-
-    #[test]
-    fn every_printable_ascii_character_has_a_distinct_glyph() {
-        let mut seen = std::collections::HashSet::new();
-        for c in ' '..='~' {
-            assert!(seen.insert(*glyph(c)), "{c:?} duplicates another glyph");
-            assert!(glyph(c).iter().all(|row| row < &0x20), "{c:?} is wider than 5 columns");
-        }
-        assert_eq!(glyph('é'), glyph('?'));
-    }
-}
-
 /// A line chart: one polyline per series `(name, points)` on shared axes with ranges
 /// `x_range` and `y_range`, a legend, and the axis ends labelled. White background.
 pub fn line_chart(
@@ -854,7 +810,7 @@ pub fn sensitivity_map(
     let b = image_rgb(train, i)?;
     let (w, h) = a.dimensions();
     let hw = (w * h) as usize;
-    if grad.is_empty() || grad.len() % hw != 0 {
+    if grad.is_empty() || !grad.len().is_multiple_of(hw) {
         return Err(RenderError::Malformed {
             split: "sensitivity",
             what: format!("{} gradient values for a {w}x{h} image", grad.len()),
@@ -889,4 +845,48 @@ pub fn sensitivity_map(
         draw_text(&mut img, 8, y + LINE_H * (k as u32 + 1), line, black);
     }
     Ok(img)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_respects_the_width_and_keeps_every_character() {
+        let text = "test #12 pred automobile s=1.5 method influence:last-layer(damping=0.001) x";
+        for max in 1..40 {
+            let lines = wrap(text, max);
+            assert!(lines.iter().all(|l| l.chars().count() <= max), "{max}: {lines:?}");
+            let joined: String = lines.concat().chars().filter(|c| !c.is_whitespace()).collect();
+            let expected: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            assert_eq!(joined, expected, "{max}");
+        }
+        assert!(wrap(text, 0).is_empty());
+        assert!(wrap("", 10).is_empty());
+    }
+
+    #[test]
+    fn scores_and_cuts_are_formatted_compactly() {
+        assert_eq!(format_score(0.123_4, true), "+0.123");
+        assert_eq!(format_score(-0.456, true), "-0.456");
+        assert_eq!(format_score(2.5e-5, true), "+2.50e-5");
+        assert_eq!(format_score(-123_456.0, false), "-1.23e5");
+        assert_eq!(format_score(0.0, true), "+0.000");
+        assert_eq!(format_score(f64::NAN, true), "NaN");
+        assert_eq!(fit("automobile!", 10), "automobil~");
+        assert_eq!(fit("cat", 10), "cat");
+        assert_eq!(fit("cat", 0), "");
+        assert_eq!(md_escape("a|b\r\nc<d>", 200), "a\\|b<br>c&lt;d&gt;");
+        assert_eq!(md_escape("ééé", 2), "éé…");
+    }
+
+    #[test]
+    fn every_printable_ascii_character_has_a_distinct_glyph() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ' '..='~' {
+            assert!(seen.insert(*glyph(c)), "{c:?} duplicates another glyph");
+            assert!(glyph(c).iter().all(|row| row < &0x20), "{c:?} is wider than 5 columns");
+        }
+        assert_eq!(glyph('é'), glyph('?'));
+    }
 }

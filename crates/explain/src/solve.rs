@@ -119,13 +119,16 @@ pub struct LbfgsOutcome {
     pub iterations: usize,
 }
 
+/// An objective for [`lbfgs`]: the value and the gradient at a point.
+pub type Objective<'a> = dyn FnMut(&[f64]) -> (f64, Vec<f64>) + 'a;
+
 /// Minimises a smooth function by L-BFGS (memory 10, two-loop recursion, Armijo backtracking),
 /// from `init`, until `|grad| <= tol * scale(x)` or `max_iter` iterations. `eval(x)` returns
 /// `(f(x), grad f(x))`. Falls back to steepest descent when the quasi-Newton direction is not
 /// a descent direction (e.g. from an inexact gradient).
 pub fn lbfgs(
     init: Vec<f64>,
-    eval: &mut dyn FnMut(&[f64]) -> (f64, Vec<f64>),
+    eval: &mut Objective<'_>,
     scale: &dyn Fn(&[f64]) -> f64,
     tol: f64,
     max_iter: usize,

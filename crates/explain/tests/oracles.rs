@@ -2,6 +2,8 @@
 //! logistic-regression model (where the NTK *is* the last-layer kernel), dense solves, and the
 //! representer identity.
 
+#![allow(clippy::needless_range_loop)] // the oracles index training points by i on purpose
+
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use genrep_data::{Examples, Inputs};

@@ -461,6 +461,7 @@ impl StepObserver for RecordAnd<'_, '_> {
 /// writing init / middle / final (and per-epoch) checkpoints, then writes `record.json`,
 /// `checkpoints.json` and `metrics.json` (last, so [`RunDir::is_complete`] means finished).
 /// `observers` see every step besides the training record.
+#[allow(clippy::too_many_arguments)] // each is a distinct input; the CLI, debug and the runner pass them all
 pub fn train_run(
     run: &RunDir,
     cfg: &RunConfig,
