@@ -33,6 +33,23 @@ fn representer_ranking_finds_flipped_labels_far_better_than_random() {
     eprintln!("flipped labels found after checking 10%: representer {rep}, random {random}");
     assert!(rep >= 0.5, "representer ranking found only {rep} of the flipped labels in the top 10%");
     assert!(rep >= random + 0.3, "representer {rep} is not far above random {random}");
+    // The two areas: representer ranks flipped labels far above clean ones; random near 1/2.
+    let area = |method: &str, key: &str| -> f64 {
+        let c = report["curves"].as_array().unwrap().iter().find(|c| c["method"] == method).unwrap();
+        c[key].as_f64().unwrap()
+    };
+    eprintln!(
+        "ROC AUC: representer {:.3}, random {:.3}; detection AUC: representer {:.3}, random {:.3}",
+        area("representer", "roc_auc"),
+        area("random", "roc_auc"),
+        area("representer", "detection_auc"),
+        area("random", "detection_auc")
+    );
+    assert!(area("representer", "roc_auc") > 0.85, "representer ROC AUC {}", area("representer", "roc_auc"));
+    assert!((0.3..0.7).contains(&area("random", "roc_auc")), "random ROC AUC {}", area("random", "roc_auc"));
+    assert!(area("representer", "detection_auc") > area("random", "detection_auc") + 0.2);
+    let md = std::fs::read_to_string(out.join("debug.md")).unwrap();
+    assert!(md.contains("ROC AUC"), "{md}");
 
     // Bad input: a task with more than two classes.
     let bad = Command::new(env!("CARGO_BIN_EXE_genrep"))

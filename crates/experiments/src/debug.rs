@@ -55,6 +55,11 @@ pub struct DebugCurve {
     pub accuracy: Vec<(f64, f64)>,
     /// Wall seconds to compute the scores.
     pub seconds: f64,
+    /// Area under the `found` curve, computed exactly over every prefix
+    /// ([`crate::detection::detection_auc`]).
+    pub detection_auc: f64,
+    /// ROC AUC of the scores against the flipped flags ([`crate::detection::roc_auc`]).
+    pub roc_auc: f64,
 }
 
 /// Results of a study.
@@ -214,7 +219,9 @@ pub fn run_debug(
             accuracy.push((f, retrain(&labels)?));
             monitor.tick();
         }
-        curves.push(DebugCurve { method, found, accuracy, seconds });
+        let detection_auc = crate::detection::detection_auc(&order, &is_flipped);
+        let roc_auc = crate::detection::roc_auc(&s, &is_flipped);
+        curves.push(DebugCurve { method, found, accuracy, seconds, detection_auc, roc_auc });
     }
     Ok(DebugReport { config: cfg.clone(), n, flipped: k, noisy_accuracy, clean_accuracy, curves })
 }
@@ -245,14 +252,27 @@ pub fn debug_markdown(r: &DebugReport) -> String {
     let cols = [5usize, 10, 20, 30];
     let _ = writeln!(
         s,
-        "| ranking | {} | scoring s |",
+        "| ranking | {} | detection AUC | ROC AUC | scoring s |",
         cols.iter().map(|c| format!("{c}% checked")).collect::<Vec<_>>().join(" | ")
     );
-    let _ = writeln!(s, "|---|{}---|", "---|".repeat(cols.len()));
+    let _ = writeln!(s, "|---|{}---|---|---|", "---|".repeat(cols.len()));
     for c in &r.curves {
         let v: Vec<String> = cols.iter().map(|&p| format!("{:.1}%", 100.0 * c.found[p].1)).collect();
-        let _ = writeln!(s, "| {} | {} | {:.1} |", c.method, v.join(" | "), c.seconds);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.3} | {:.3} | {:.1} |",
+            c.method,
+            v.join(" | "),
+            c.detection_auc,
+            c.roc_auc,
+            c.seconds
+        );
     }
+    let _ = writeln!(
+        s,
+        "\nDetection AUC: area under the found-vs-checked curve (1 - (k-1)/2n for a perfect ranking, about 0.5 \
+         for a random one); ROC AUC: probability that a flipped point outranks a clean one.\n"
+    );
     let _ = writeln!(s, "\nTest accuracy after retraining with the checked points' labels corrected:\n");
     let fr = &r.config.check_fractions;
     let _ = writeln!(

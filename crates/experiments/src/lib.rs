@@ -16,6 +16,7 @@ pub mod baseline;
 pub mod config;
 pub mod debug;
 pub mod deletion;
+pub mod detection;
 pub mod error;
 pub mod paper;
 pub mod report;
