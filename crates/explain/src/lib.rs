@@ -21,6 +21,7 @@ pub mod render;
 pub mod self_influence;
 pub mod sensitivity;
 pub mod solve;
+pub mod trak;
 
 pub use attribution::{Attribution, Polarity, Ranked};
 pub use context::{subset, Context, ExplainedScore, Target, TestPoint};

@@ -8,6 +8,7 @@
 //! | `representer` | surrogate (last layer refit with L2, Yeh et al. 2018) | ll |
 //! | `influence` | target | inf-final (all parameters; text models: inf-ll) |
 //! | `tracincp` | `-eta_t dL_i/df` at each epoch checkpoint | ntk at that checkpoint, summed |
+//! | `trak[:d=N]`, `trak-ensemble[:d=N]` | `1 - p_y` (TRAK's Q) | projected after-kernel `phi_i^T (Phi^T Phi)^-1 P g` ([`crate::trak`]) |
 //! | `random` | seeded uniform scores | - |
 
 use crate::attribution::Attribution;
@@ -58,13 +59,23 @@ pub enum Method {
     },
     /// TracInCP (Pruthi et al. 2020) over the epoch checkpoints.
     TracInCp,
+    /// TRAK (Park et al. 2023): a `dim`-dimensional random projection of the per-example
+    /// gradients, the after-kernel `(Phi^T Phi)^{-1}` and TRAK's `1 - p_y` importance
+    /// ([`crate::trak`]); summed over the epoch checkpoints too with `ensemble`.
+    Trak {
+        /// Projection dimension.
+        dim: usize,
+        /// Sum over the epoch and final checkpoints (else the final model only).
+        ensemble: bool,
+    },
     /// Seeded random scores.
     Random,
 }
 
 /// Every accepted method name (for help texts and errors).
 pub const METHOD_HELP: &str = "importance:kernel with importance in {surrogate, target, tracking} and kernel in \
-{ll, ntk-init, ntk-middle, ntk-final, inf-final, inf-ll}; or representer, influence, tracincp, random";
+{ll, ntk-init, ntk-middle, ntk-final, inf-final, inf-ll}; or representer, influence, tracincp, trak[:d=N], \
+trak-ensemble[:d=N], random";
 
 impl std::str::FromStr for Method {
     type Err = ExplainError;
@@ -79,6 +90,20 @@ impl std::str::FromStr for Method {
                 return Ok(Self::Representer { importance: Importance::Target, kernel: KernelChoice::InfluenceFull })
             }
             "tracincp" | "tracin" => return Ok(Self::TracInCp),
+            n if n.starts_with("trak") => {
+                let (head, dim) = match n.split_once(':') {
+                    Some((h, spec)) => {
+                        let d = spec.strip_prefix("d=").and_then(|v| v.parse::<usize>().ok()).filter(|&d| d > 0);
+                        (h, d.ok_or_else(|| err("expected trak:d=N with N >= 1 (e.g. trak:d=512)"))?)
+                    }
+                    None => (n, 512),
+                };
+                return match head {
+                    "trak" => Ok(Self::Trak { dim, ensemble: false }),
+                    "trak-ensemble" => Ok(Self::Trak { dim, ensemble: true }),
+                    _ => Err(err("unknown method; expected trak[:d=N] or trak-ensemble[:d=N]")),
+                };
+            }
             "random" => return Ok(Self::Random),
             _ => {}
         }
@@ -328,6 +353,29 @@ pub fn explain<M: Classifier>(
                 (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
             })
             .collect(),
+        Method::Trak { dim, ensemble } => {
+            let models = if *ensemble {
+                let cps = checkpoints.ok_or_else(|| need("the run's checkpoints"))?;
+                let mut v = Vec::new();
+                for cp in cps.list.iter().filter(|c| matches!(c.kind, CheckpointKind::Epoch(_) | CheckpointKind::Final))
+                {
+                    v.push((cps.load)(&cp.name)?);
+                }
+                if v.is_empty() {
+                    return Err(need("epoch or final checkpoints"));
+                }
+                v
+            } else {
+                vec![ctx.model.clone()]
+            };
+            crate::trak::trak_scores(
+                ctx,
+                models,
+                &tests,
+                &crate::trak::TrakOptions { dim: *dim, seed: opts.seed },
+                progress,
+            )?
+        }
         Method::TracInCp => {
             let cps = checkpoints.ok_or_else(|| need("the run's checkpoints"))?;
             let epochs: Vec<&Checkpoint> = cps
