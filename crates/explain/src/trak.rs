@@ -75,14 +75,23 @@ fn margin_weights(logits: &[f32], labels: &[usize], c: usize) -> (Vec<f32>, Vec<
     (w, q_diag)
 }
 
-/// `[n, d]` projected training-margin gradients and TRAK's `Q_ii`, plus the projected test
-/// gradients `[T, d]`, for one model.
+/// One model's projected features.
+struct Projected {
+    /// `[n, d]` projected training-margin gradients `phi_i = P g_i`.
+    phi: Vec<f64>,
+    /// TRAK's `Q_ii = 1 - p_{y_i}`.
+    q_diag: Vec<f64>,
+    /// `[T][d]` projected test gradients `P g_t`.
+    phi_test: Vec<Vec<f64>>,
+}
+
+/// The projected features of `model` (see [`Projected`]).
 fn project<M: Classifier>(
     ctx: &Context<'_, M>,
     model: M,
     tests: &[TestPoint],
     opts: &TrakOptions,
-) -> Result<(Vec<f64>, Vec<f64>, Vec<Vec<f64>>)> {
+) -> Result<Projected> {
     let (n, c, d) = (ctx.train.len(), model.num_classes(), opts.dim);
     let logits = ctx.logits_of(&model, ctx.train);
     let (w, q_diag) = margin_weights(&logits, &ctx.train.labels, c);
@@ -125,7 +134,7 @@ fn project<M: Classifier>(
             }
         }
     }
-    Ok((phi, q_diag, phi_test))
+    Ok(Projected { phi, q_diag, phi_test })
 }
 
 /// TRAK attributions `phi(x_i -> x_t) = Q_ii phi_i^T (Phi^T Phi)^{-1} P g_t` for every test point,
@@ -144,7 +153,7 @@ pub fn trak_scores<M: Classifier>(
     let mut out = vec![vec![0.0; n]; tests.len()];
     let total = models.len();
     for (m, model) in models.into_iter().enumerate() {
-        let (phi, q_diag, phi_test) = project(ctx, model, tests, opts)?;
+        let Projected { phi, q_diag, phi_test } = project(ctx, model, tests, opts)?;
         // A = Phi^T Phi (+ a ridge of 1e-8 of its mean diagonal, which only matters when d > n
         // makes A singular).
         let mut a = vec![0.0f64; d * d];
