@@ -296,20 +296,27 @@ pub fn write_debug(out: &std::path::Path, r: &DebugReport) -> Result<()> {
         genrep_models::write_atomic(&p, bytes).map_err(|e| ExperimentError::io(&p, e))
     };
     write("debug.md", debug_markdown(r).as_bytes())?;
-    let mut csv = String::from("method,fraction_checked,fraction_found\n");
-    for c in &r.curves {
-        for (a, b) in &c.found {
-            csv.push_str(&format!("{},{a},{b}\n", c.method));
+    let table = |name: &str, header: [&str; 3], rows: &mut dyn Iterator<Item = (String, f64, f64)>| -> Result<()> {
+        let path = out.join(name);
+        let err = |e: csv::Error| ExperimentError::io(&path, std::io::Error::other(e));
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(header).map_err(err)?;
+        for (method, a, b) in rows {
+            w.write_record([method, a.to_string(), b.to_string()]).map_err(err)?;
         }
-    }
-    write("debug-curves.csv", csv.as_bytes())?;
-    let mut csv = String::from("method,fraction_checked,test_accuracy\n");
-    for c in &r.curves {
-        for (a, b) in &c.accuracy {
-            csv.push_str(&format!("{},{a},{b}\n", c.method));
-        }
-    }
-    write("debug-accuracy.csv", csv.as_bytes())?;
+        let bytes = w.into_inner().map_err(|e| ExperimentError::io(&path, std::io::Error::other(e.to_string())))?;
+        write(name, &bytes)
+    };
+    table(
+        "debug-curves.csv",
+        ["method", "fraction_checked", "fraction_found"],
+        &mut r.curves.iter().flat_map(|c| c.found.iter().map(|&(a, b)| (c.method.clone(), a, b))),
+    )?;
+    table(
+        "debug-accuracy.csv",
+        ["method", "fraction_checked", "test_accuracy"],
+        &mut r.curves.iter().flat_map(|c| c.accuracy.iter().map(|&(a, b)| (c.method.clone(), a, b))),
+    )?;
     let series: Vec<(String, Vec<(f64, f64)>)> = r.curves.iter().map(|c| (c.method.clone(), c.found.clone())).collect();
     let img = genrep_explain::render::line_chart(
         &format!("{}: flipped labels found ({} of {})", r.config.task, r.flipped, r.n),

@@ -1,21 +1,11 @@
 //! Means and confidence intervals.
 
-/// Two-sided 97.5% quantiles of Student's t for 1..=30 degrees of freedom.
-const T975: [f64; 30] = [
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
-    2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-];
-
-/// The 97.5% quantile of Student's t with `df` degrees of freedom (the normal 1.96 from 120 on;
-/// between 30 and 120 the usual `z + (z^3 + z) / (4 df)` correction).
+/// The 97.5% quantile of Student's t with `df` degrees of freedom (`statrs`); NaN for `df = 0`.
 pub fn t975(df: usize) -> f64 {
-    match df {
-        0 => f64::NAN,
-        1..=30 => T975[df - 1],
-        _ => {
-            let z = 1.959_964;
-            z + (z * z * z + z) / (4.0 * df as f64)
-        }
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    match StudentsT::new(0.0, 1.0, df as f64) {
+        Ok(t) if df > 0 => t.inverse_cdf(0.975),
+        _ => f64::NAN,
     }
 }
 
@@ -75,10 +65,15 @@ mod tests {
 
     #[test]
     fn ci_matches_a_hand_computation() {
-        // mean 2.5, sd = sqrt(5/3), m = 4: half-width 3.182 * sqrt(5/3) / 2.
+        // mean 2.5, sd = sqrt(5/3), m = 4: half-width t_{0.975,3} * sqrt(5/3) / 2, with
+        // t_{0.975,3} = 3.182446305284263 (printed tables round it to 3.182).
         let (m, h) = mean_ci(&[1.0, 2.0, 3.0, 4.0]);
         assert!((m - 2.5).abs() < 1e-12);
-        assert!((h - 3.182 * (5.0f64 / 3.0).sqrt() / 2.0).abs() < 1e-9);
+        assert!((h - 3.182446305284263 * (5.0f64 / 3.0).sqrt() / 2.0).abs() < 1e-9);
+        for (df, table) in [(1, 12.706), (2, 4.303), (5, 2.571), (14, 2.145), (30, 2.042), (120, 1.980)] {
+            assert!((t975(df) - table).abs() < 1e-3, "df {df}: {} vs the table's {table}", t975(df));
+        }
+        assert!(t975(0).is_nan());
         assert!(mean_ci(&[1.0]).1.is_nan());
         assert!((t975(1000) - 1.96).abs() < 0.01);
     }

@@ -102,11 +102,13 @@ impl Attribution {
 
     /// CSV with header `train_index,score`, one row per training example.
     pub fn to_csv(&self) -> String {
-        let mut s = String::from("train_index,score\n");
+        let mut w = csv::Writer::from_writer(Vec::new());
+        // Writing to memory cannot fail; a record of two plain fields needs no quoting.
+        let _ = w.write_record(["train_index", "score"]);
         for (i, v) in self.scores.iter().enumerate() {
-            s.push_str(&format!("{i},{v}\n"));
+            let _ = w.write_record([i.to_string(), v.to_string()]);
         }
-        s
+        w.into_inner().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
     }
 
     /// Pretty JSON of the whole attribution.

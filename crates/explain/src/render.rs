@@ -13,7 +13,6 @@
 use crate::attribution::{Attribution, Polarity, Ranked};
 use genrep_data::{Examples, Inputs};
 use image::{Rgb, RgbImage};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Errors while rendering or saving an explanation.
@@ -697,34 +696,19 @@ pub fn explanation_markdown(
 // Saving
 // ---------------------------------------------------------------------------------------------
 
-/// Writes `img` as a PNG to `path` atomically: the bytes go to the hidden sibling
-/// `.<file name>.tmp` in the same directory, are flushed to disk, and the file is renamed over
-/// `path`, so readers never see a partial image. The parent directory must exist. On failure
-/// the temporary file is removed and [`RenderError::Io`] or [`RenderError::Encode`] names
+/// Writes `img` as a PNG to `path` atomically ([`genrep_models::write_atomic`]: a temporary
+/// sibling, fsynced and renamed over `path`), so readers never see a partial image. The parent
+/// directory is created if needed. Errors ([`RenderError::Io`], [`RenderError::Encode`]) name
 /// `path`.
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
-    let io = |source: std::io::Error| RenderError::Io { path: path.to_path_buf(), source };
-    let Some(name) = path.file_name() else {
-        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path has no file name")));
-    };
+    if path.file_name().is_none() {
+        let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path has no file name");
+        return Err(RenderError::Io { path: path.to_path_buf(), source: e });
+    }
     let mut buf = Vec::new();
     img.write_with_encoder(image::codecs::png::PngEncoder::new(&mut buf))
         .map_err(|source| RenderError::Encode { path: path.to_path_buf(), source })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(".tmp");
-    let tmp = path.with_file_name(tmp_name);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&buf)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
+    genrep_models::write_atomic(path, &buf).map_err(|source| RenderError::Io { path: path.to_path_buf(), source })
 }
 
 /// A line chart: one polyline per series `(name, points)` on shared axes with ranges

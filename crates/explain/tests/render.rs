@@ -281,11 +281,18 @@ fn save_png_round_trips_atomically() {
     let back = image::open(&path).unwrap().to_rgb8();
     assert_eq!(back.dimensions(), grid.dimensions());
     assert_eq!(back, grid);
-    assert!(!dir.join(".grid.png.tmp").exists(), "temporary file left behind");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary file left behind: {leftovers:?}");
 
-    let missing = dir.join("no-such-dir").join("x.png");
+    // A parent that is a file cannot be created: an error naming the path.
+    std::fs::write(dir.join("not-a-dir"), b"x").unwrap();
+    let missing = dir.join("not-a-dir").join("x.png");
     match save_png(&grid, &missing) {
-        Err(err @ RenderError::Io { .. }) => assert!(err.to_string().contains("no-such-dir"), "{err}"),
+        Err(err @ RenderError::Io { .. }) => assert!(err.to_string().contains("not-a-dir"), "{err}"),
         other => panic!("expected an io error, got {other:?}"),
     }
     assert!(save_png(&grid, std::path::Path::new("/")).is_err());

@@ -86,20 +86,19 @@ pub fn read_metadata(bytes: &[u8], key: &str) -> std::result::Result<Option<Stri
     Ok(json.get("__metadata__").and_then(|m| m.get(key)).and_then(|v| v.as_str()).map(String::from))
 }
 
-/// Writes `bytes` to `path` via a temporary sibling and a rename, so readers never see a
-/// partial file.
+/// Writes `bytes` to `path` atomically: a uniquely named temporary sibling (`tempfile`) is
+/// written and fsynced, renamed over `path`, and the directory is fsynced, so readers see the
+/// old file or the new one, never a partial one, and a crash after the call keeps the new one.
+/// The one atomic writer of the workspace (JSON, checkpoints, CSV, PNG, reports).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
+    let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
     // Make the rename itself durable (a crash right after it must not bring back the old file).
     std::fs::File::open(dir)?.sync_all()
 }

@@ -246,13 +246,23 @@ impl RunDir {
     /// Writes `metrics.json` and `metrics.csv`.
     pub fn write_metrics(&self, run: &str, history: &[EpochMetrics]) -> Result<()> {
         self.write_stamped("metrics.json", run, &history)?;
-        let mut csv = String::from("epoch,train_loss,train_accuracy,test_accuracy,seconds\n");
+        let path = self.file("metrics.csv");
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let row_err = |e: csv::Error| TrainError::io(&path, e);
+        w.write_record(["epoch", "train_loss", "train_accuracy", "test_accuracy", "seconds"]).map_err(row_err)?;
         for m in history {
             let test = m.test_accuracy.map(|a| a.to_string()).unwrap_or_default();
-            csv.push_str(&format!("{},{},{},{},{}\n", m.epoch, m.train_loss, m.train_accuracy, test, m.seconds));
+            w.write_record([
+                m.epoch.to_string(),
+                m.train_loss.to_string(),
+                m.train_accuracy.to_string(),
+                test,
+                m.seconds.to_string(),
+            ])
+            .map_err(row_err)?;
         }
-        let path = self.file("metrics.csv");
-        write_atomic(&path, csv.as_bytes()).map_err(|e| TrainError::io(&path, e))
+        let bytes = w.into_inner().map_err(|e| TrainError::io(&path, e))?;
+        write_atomic(&path, &bytes).map_err(|e| TrainError::io(&path, e))
     }
 
     /// Reads `metrics.json`.
