@@ -21,8 +21,10 @@
 //! ```
 
 use crate::attribution::Attribution;
-use crate::context::{Context, Target};
+use crate::context::{Context, Target, TestPoint};
 use crate::error::{ExplainError, Result};
+use crate::importance::{GlobalImportance, ImportanceInputs};
+use crate::kernel::Kernel;
 use crate::method::{explain, parse_method_spec, self_influence, Checkpoints, Diagnostics, ExplainOptions};
 use genrep_data::Examples;
 use genrep_models::{Classifier, Model};
@@ -153,6 +155,61 @@ impl<'a, M: Classifier> Explainer<'a, M> {
         opts.target = target;
         let ctx = self.context(points);
         explain(&ctx, &m, method, indices, &opts, self.checkpoints.as_ref(), self.is_text, &mut |_, _| {})
+    }
+
+    /// Explains `points[i]` for `i` in `indices` with any global importance and any kernel,
+    /// built-in or the caller's own: `phi(x_j -> x) = sum_c' alpha_{j,c'} K_{c',c}(x_j, x)`
+    /// (Eqn 4 of Tsai et al. 2023), `alpha` from `importance`, `K` from `kernel` (which must have
+    /// been built on `points` as its test split). The explained class follows `target` and the
+    /// explainer's score setting, as in [`Explainer::explain`].
+    pub fn explain_with(
+        &self,
+        importance: &dyn GlobalImportance,
+        kernel: &dyn Kernel,
+        points: &Examples,
+        indices: &[usize],
+        target: Target,
+    ) -> Result<Vec<Attribution>> {
+        let ctx = self.context(points);
+        let c = self.model.num_classes();
+        let logits = ctx.train_logits();
+        let inputs = ImportanceInputs {
+            logits: &logits,
+            labels: &self.train.labels,
+            num_classes: c,
+            record: self.record.as_ref(),
+        };
+        let alpha = importance.alpha(&inputs)?;
+        let n = self.train.len();
+        if alpha.len() != n * c {
+            return Err(ExplainError::Missing {
+                method: importance.name(),
+                what: format!("{} x {} importances (got {})", n, c, alpha.len()),
+            });
+        }
+        let points_scored = ctx.test_points_for(indices, self.options.score, target)?;
+        let tests: Vec<TestPoint> = points_scored.iter().map(|p| p.0).collect();
+        let scores = kernel.contract(&alpha, &tests, &mut |_, _| {})?;
+        let method = format!("{}:{}", importance.name(), kernel.name());
+        let mut out = Vec::new();
+        for ((t, s), (_, score)) in tests.iter().zip(scores).zip(&points_scored) {
+            if let Some(i) = s.iter().position(|v| !v.is_finite()) {
+                return Err(ExplainError::NonFinite {
+                    method,
+                    what: format!("phi(training example {i} -> point {})", t.index),
+                    value: s[i],
+                });
+            }
+            out.push(Attribution {
+                method: method.clone(),
+                test_index: t.index,
+                explained_class: t.class,
+                versus: t.versus,
+                score: *score,
+                scores: s,
+            });
+        }
+        Ok(out)
     }
 
     /// Explains every example of `inputs` (examples that are in no split, e.g. a new image or

@@ -15,6 +15,58 @@ pub fn tracking(record: &TrainingRecord) -> Vec<f64> {
     record.tracking_sum.iter().map(|a| -a).collect()
 }
 
+/// What a global importance may look at: the trained model's logits on the training split, the
+/// labels, and the run's training record.
+pub struct ImportanceInputs<'a> {
+    /// `[n, C]` logits of the final model on the training split.
+    pub logits: &'a [f32],
+    /// Training labels.
+    pub labels: &'a [usize],
+    /// Number of classes `C`.
+    pub num_classes: usize,
+    /// The run's training record, when there is one.
+    pub record: Option<&'a TrainingRecord>,
+}
+
+/// A global importance `alpha` (Section 4 of Tsai et al. 2023): one weight per training example
+/// and class, `[n, C]` row-major. Implement it to try a new importance with any
+/// [`crate::Kernel`] through [`crate::Explainer::explain_with`], which computes
+/// `phi(x_i -> x) = sum_c' alpha_{i,c'} K_{c',c}(x_i, x)` (Eqn 4).
+pub trait GlobalImportance {
+    /// Name for reports.
+    fn name(&self) -> String;
+    /// `[n, C]` importances.
+    fn alpha(&self, inputs: &ImportanceInputs<'_>) -> Result<Vec<f64>>;
+}
+
+/// [`target_derivative`] as a [`GlobalImportance`].
+pub struct TargetDerivative;
+
+impl GlobalImportance for TargetDerivative {
+    fn name(&self) -> String {
+        "target".into()
+    }
+    fn alpha(&self, x: &ImportanceInputs<'_>) -> Result<Vec<f64>> {
+        Ok(target_derivative(x.logits, x.labels, x.num_classes))
+    }
+}
+
+/// [`tracking`] as a [`GlobalImportance`] (needs the training record).
+pub struct Tracking;
+
+impl GlobalImportance for Tracking {
+    fn name(&self) -> String {
+        "tracking".into()
+    }
+    fn alpha(&self, x: &ImportanceInputs<'_>) -> Result<Vec<f64>> {
+        let record = x.record.ok_or_else(|| ExplainError::Missing {
+            method: "tracking".into(),
+            what: "the run's training record".into(),
+        })?;
+        Ok(tracking(record))
+    }
+}
+
 /// How the surrogate fit ended.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SurrogateReport {

@@ -27,6 +27,7 @@ pub use attribution::{Attribution, Polarity, Ranked};
 pub use context::{subset, Context, ExplainedScore, Target, TestPoint};
 pub use error::{ExplainError, Result};
 pub use explainer::Explainer;
+pub use importance::{GlobalImportance, ImportanceInputs, TargetDerivative, Tracking};
 pub use kernel::{GradientKernel, HessianKind, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
 pub use method::{
     explain, hessian_sample, parse_method_spec, representer_alpha, self_influence, split_method_list, Checkpoints,

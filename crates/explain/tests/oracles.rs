@@ -1095,3 +1095,96 @@ fn trak_with_a_full_invertible_projection_equals_the_unprojected_kernel() {
     assert!("trak:d=0".parse::<genrep_explain::Method>().is_err());
     assert!("trak:dim=4".parse::<genrep_explain::Method>().is_err());
 }
+
+/// A user's kernel: `K_{c',c}(x_i, x) = exp(-gamma |x_i - x|^2) delta_{c'c}` on raw pixels.
+struct PixelRbf<'a> {
+    train: &'a Examples,
+    test: &'a Examples,
+    gamma: f64,
+}
+
+impl genrep_explain::Kernel for PixelRbf<'_> {
+    fn name(&self) -> String {
+        "pixel-rbf".into()
+    }
+    fn contract(
+        &self,
+        alpha: &[f64],
+        tests: &[genrep_explain::TestPoint],
+        _progress: &mut dyn FnMut(usize, usize),
+    ) -> genrep_explain::Result<Vec<Vec<f64>>> {
+        let (Inputs::Images { data: a, .. }, Inputs::Images { data: b, .. }) = (&self.train.inputs, &self.test.inputs)
+        else {
+            unreachable!("images")
+        };
+        let s = self.train.input_size();
+        let c = alpha.len() / self.train.len();
+        Ok(tests
+            .iter()
+            .map(|t| {
+                let w = t.weights(c);
+                let x = &b[t.index * s..(t.index + 1) * s];
+                (0..self.train.len())
+                    .map(|i| {
+                        let d2: f64 = a[i * s..(i + 1) * s].iter().zip(x).map(|(u, v)| ((u - v) as f64).powi(2)).sum();
+                        let k = (-self.gamma * d2).exp();
+                        (0..c).map(|j| alpha[i * c + j] * w[j] as f64).sum::<f64>() * k
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+/// A user's importance: every training example weighs its own label by 1.
+struct OwnLabel;
+
+impl genrep_explain::GlobalImportance for OwnLabel {
+    fn name(&self) -> String {
+        "own-label".into()
+    }
+    fn alpha(&self, x: &genrep_explain::ImportanceInputs<'_>) -> genrep_explain::Result<Vec<f64>> {
+        let c = x.num_classes;
+        Ok(x.labels.iter().flat_map(|&y| (0..c).map(move |k| if k == y { 1.0 } else { 0.0 })).collect())
+    }
+}
+
+#[test]
+fn user_kernels_and_importances_contract_like_the_built_in_ones() {
+    use genrep_explain::{Explainer, Target};
+    let (train, test) = (images(15, 3, 2, 91), images(3, 3, 2, 92));
+    let model = logreg(9, 2, 93);
+    let explainer = Explainer::new(model.clone(), &train).unwrap();
+    // A built-in importance and kernel through the traits equal the named method.
+    let ll = LastLayerKernel::new(&model, &train, &test, 8);
+    let via_traits =
+        explainer.explain_with(&genrep_explain::TargetDerivative, &ll, &test, &[0, 2], Target::Predicted).unwrap();
+    let (named, _) = explainer.explain("target:ll", &test, &[0, 2], Target::Predicted).unwrap();
+    for (a, b) in via_traits.iter().zip(&named) {
+        assert_eq!((a.explained_class, a.score), (b.explained_class, b.score));
+        for (x, y) in a.scores.iter().zip(&b.scores) {
+            assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{x} vs {y}");
+        }
+    }
+    // A user's importance with a user's kernel: phi_i = w_{y_i} exp(-gamma |x_i - x|^2).
+    let rbf = PixelRbf { train: &train, test: &test, gamma: 0.5 };
+    let got = explainer.explain_with(&OwnLabel, &rbf, &test, &[1], Target::Class(0)).unwrap();
+    assert_eq!(got[0].method, "own-label:pixel-rbf");
+    let Inputs::Images { data: a, .. } = &train.inputs else { unreachable!() };
+    let Inputs::Images { data: b, .. } = &test.inputs else { unreachable!() };
+    let w = got[0].versus.map(|v| (0, v)).unwrap();
+    for i in 0..train.len() {
+        let d2: f64 = a[i * 9..(i + 1) * 9].iter().zip(&b[9..18]).map(|(u, v)| ((u - v) as f64).powi(2)).sum();
+        let wy = if train.labels[i] == w.0 {
+            1.0
+        } else if train.labels[i] == w.1 {
+            -1.0
+        } else {
+            0.0
+        };
+        assert!((got[0].scores[i] - wy * (-0.5 * d2).exp()).abs() < 1e-12, "train {i}");
+    }
+    // Tracking needs a record: a clear error without one.
+    let e = explainer.explain_with(&genrep_explain::Tracking, &rbf, &test, &[1], Target::Predicted).unwrap_err();
+    assert!(e.to_string().contains("training record"), "{e}");
+}
