@@ -131,30 +131,13 @@ fn report(out: &Path, cfg: &ExperimentConfig, rows: Vec<genrep::experiments::Row
 /// Runs `genrep experiment`.
 pub fn run(args: ExperimentArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     if !args.merge.is_empty() {
-        let mut cfg: Option<ExperimentConfig> = None;
-        let mut rows = Vec::new();
-        for dir in &args.merge {
-            let c = genrep::experiments::runner::read_config(dir)?;
-            if let Some(first) = &cfg {
-                if first != &c {
-                    anyhow::bail!("{} holds a different experiment than {}", dir.display(), args.merge[0].display());
-                }
-            }
-            cfg = Some(c);
-            rows.extend(read_dir_rows(dir)?);
-        }
-        let cfg = cfg.context("nothing to merge")?;
-        std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-        genrep::experiments::runner::pin_config(&args.out, &cfg)?;
-        let rows = dedup(rows)?;
-        let mut text = String::new();
-        for r in &rows {
-            text.push_str(&serde_json::to_string(r)?);
-            text.push('\n');
-        }
-        let path = args.out.join("rows.jsonl");
-        genrep::models::write_atomic(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("merged {} rows from {} directories into {}", rows.len(), args.merge.len(), path.display());
+        let (cfg, rows) = genrep::experiments::runner::merge(&args.merge, &args.out)?;
+        eprintln!(
+            "merged {} rows from {} directories into {}",
+            rows.len(),
+            args.merge.len(),
+            args.out.join("rows.jsonl").display()
+        );
         return report(&args.out, &cfg, rows);
     }
     if args.report_only {

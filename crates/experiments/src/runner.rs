@@ -123,6 +123,41 @@ pub fn pin_config(out: &Path, cfg: &ExperimentConfig) -> Result<()> {
     }
 }
 
+/// Merges shard directories (each holding `experiment.json` and `rows*.jsonl`, possibly copied
+/// back from different machines) into `out`: refuses directories of different experiments and
+/// rows of one key that disagree ([`crate::dedup`]); writes `out/experiment.json` and
+/// `out/rows.jsonl` atomically and returns the experiment and its rows.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(ExperimentConfig, Vec<Row>)> {
+    let mut cfg: Option<ExperimentConfig> = None;
+    let mut rows = Vec::new();
+    for dir in dirs {
+        let c = read_config(dir)?;
+        if let Some(first) = &cfg {
+            if first != &c {
+                return Err(ExperimentError::config(
+                    "merge",
+                    format!("{} holds a different experiment than {}", dir.display(), dirs[0].display()),
+                ));
+            }
+        }
+        cfg = Some(c);
+        rows.extend(crate::rows::read_dir_rows(dir)?);
+    }
+    let cfg = cfg.ok_or_else(|| ExperimentError::config("merge", "name at least one directory"))?;
+    std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
+    pin_config(out, &cfg)?;
+    let rows = crate::rows::dedup(rows)?;
+    let mut text = String::new();
+    for r in &rows {
+        let line = serde_json::to_string(r).map_err(|e| ExperimentError::config("merge", e.to_string()))?;
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let path = out.join("rows.jsonl");
+    write_atomic(&path, text.as_bytes()).map_err(|e| ExperimentError::io(&path, e))?;
+    Ok((cfg, rows))
+}
+
 /// Reads `experiment.json` from `out`.
 pub fn read_config(out: &Path) -> Result<ExperimentConfig> {
     let path = out.join("experiment.json");
