@@ -7,35 +7,10 @@
 //! Run: `GENREP_DATA=/path/to/datasets cargo run --release --example importance_agreement -- RUN_DIR [TESTS]`
 
 use genrep::data::DataDir;
+use genrep::experiments::lds::spearman;
 use genrep::explain::importance::{target_derivative, tracking};
 use genrep::explain::{Explainer, Target};
 use genrep::trainer::{predict_logits, LoadedRun};
-
-/// Spearman rank correlation (average ranks for ties).
-fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    let rank = |x: &[f64]| {
-        let mut idx: Vec<usize> = (0..x.len()).collect();
-        idx.sort_by(|&i, &j| x[i].total_cmp(&x[j]));
-        let mut r = vec![0.0; x.len()];
-        let mut i = 0;
-        while i < idx.len() {
-            let mut j = i;
-            while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
-                j += 1;
-            }
-            idx[i..=j].iter().for_each(|&k| r[k] = (i + j) as f64 / 2.0);
-            i = j + 1;
-        }
-        r
-    };
-    let (ra, rb) = (rank(a), rank(b));
-    let n = a.len() as f64;
-    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
-    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
-}
 
 /// Overlap of the `k` most negative entries of two score vectors (the deletion sets).
 fn bottom_overlap(a: &[f64], b: &[f64], k: usize) -> f64 {

@@ -18,6 +18,7 @@ pub mod debug;
 pub mod deletion;
 pub mod detection;
 pub mod error;
+pub mod lds;
 pub mod paper;
 pub mod report;
 pub mod rows;
