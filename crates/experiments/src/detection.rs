@@ -12,20 +12,8 @@ pub fn roc_auc(scores: &[f64], flipped: &[bool]) -> f64 {
     if pos == 0 || neg == 0 {
         return f64::NAN;
     }
-    // Average ranks (1-based) with ties sharing the mean of their positions.
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let mut rank = vec![0.0; n];
-    let mut i = 0;
-    while i < n {
-        let mut j = i;
-        while j + 1 < n && scores[order[j + 1]] == scores[order[i]] {
-            j += 1;
-        }
-        let mean = (i + j) as f64 / 2.0 + 1.0;
-        order[i..=j].iter().for_each(|&k| rank[k] = mean);
-        i = j + 1;
-    }
+    // 1-based average ranks (ties share the mean of their positions).
+    let rank: Vec<f64> = crate::stats::average_ranks(&scores[..n]).iter().map(|r| r + 1.0).collect();
     let rank_sum: f64 = (0..n).filter(|&k| flipped[k]).map(|k| rank[k]).sum();
     (rank_sum - (pos * (pos + 1)) as f64 / 2.0) / (pos * neg) as f64
 }

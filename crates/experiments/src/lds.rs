@@ -6,6 +6,7 @@
 //! and models `f_j` trained on them, the prediction is `g_j(x) = sum_{i in S_j} phi(x_i -> x)` and
 //! `LDS(x) = Spearman_j(g_j(x), f_j(x))`; a method's LDS is the mean over test points.
 
+use crate::stats::average_ranks;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -30,22 +31,7 @@ pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
     if n < 2 {
         return f64::NAN;
     }
-    let rank = |x: &[f64]| {
-        let mut idx: Vec<usize> = (0..n).collect();
-        idx.sort_by(|&i, &j| x[i].total_cmp(&x[j]));
-        let mut r = vec![0.0; n];
-        let mut i = 0;
-        while i < n {
-            let mut j = i;
-            while j + 1 < n && x[idx[j + 1]] == x[idx[i]] {
-                j += 1;
-            }
-            idx[i..=j].iter().for_each(|&k| r[k] = (i + j) as f64 / 2.0);
-            i = j + 1;
-        }
-        r
-    };
-    let (ra, rb) = (rank(&a[..n]), rank(&b[..n]));
+    let (ra, rb) = (average_ranks(&a[..n]), average_ranks(&b[..n]));
     let mean = (n - 1) as f64 / 2.0;
     let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - mean) * (y - mean)).sum();
     let va: f64 = ra.iter().map(|x| (x - mean).powi(2)).sum();

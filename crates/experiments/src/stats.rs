@@ -9,6 +9,25 @@ pub fn t975(df: usize) -> f64 {
     }
 }
 
+/// 0-based ranks of `x` in ascending order, ties sharing the mean of their positions (what
+/// Spearman's rho and the Mann-Whitney U statistic rank by).
+pub fn average_ranks(x: &[f64]) -> Vec<f64> {
+    let n = x.len();
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&i, &j| x[i].total_cmp(&x[j]));
+    let mut r = vec![0.0; n];
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && x[idx[j + 1]] == x[idx[i]] {
+            j += 1;
+        }
+        idx[i..=j].iter().for_each(|&k| r[k] = (i + j) as f64 / 2.0);
+        i = j + 1;
+    }
+    r
+}
+
 /// Mean and 95% confidence half-width `t_{0.975, m-1} * sd / sqrt(m)` of `x` (sample sd with
 /// m - 1 in the denominator). With one value the half-width is NaN.
 pub fn mean_ci(x: &[f64]) -> (f64, f64) {
