@@ -226,7 +226,7 @@ fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     // max-pool or max over time touches the kept positions only), so its "GFLOP/s" is the rate a
     // dense implementation would need to match it, the figure to set beside PyTorch's.
     let train_flops_per_example = macs.map(|m| 3.0 * 2.0 * m.iter().map(|(_, v)| v).sum::<f64>());
-    eprintln!(
+    tracing::info!(
         "bench train: task {} ({} train examples available), model {} ({} parameters), batch {}, \
          {} warm-up steps, {} reps x {} steps, lr {}, momentum {}",
         task.spec,
@@ -253,7 +253,7 @@ fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         if args.warmup > 0 {
             let t = Instant::now();
             model = fit(model, &warm, None, &cfg, &opts, &mut [])?.model;
-            eprintln!("  [{name}] warm-up: {} steps in {:.2}s", args.warmup, t.elapsed().as_secs_f64());
+            tracing::info!("  [{name}] warm-up: {} steps in {:.2}s", args.warmup, t.elapsed().as_secs_f64());
         }
         let mut rates = Vec::with_capacity(args.reps);
         for r in 0..args.reps {
@@ -263,7 +263,7 @@ fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
             model = out.model;
             let rate = (out.steps * args.batch_size) as f64 / secs;
             let loss = out.history.last().map(|m| m.train_loss).unwrap_or(f64::NAN);
-            eprintln!(
+            tracing::info!(
                 "  [{name}] rep {}: {} steps in {secs:.3}s = {rate:.1} examples/s ({:.1} ms/step), train loss {loss:.4}",
                 r + 1,
                 out.steps,

@@ -84,7 +84,7 @@ pub fn run(args: ExplainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()
     let opts = ExplainOptions { hessian_sample: args.hessian_sample, score: args.score, ..ExplainOptions::default() };
     let is_text = cfg.task.dataset.is_text();
     let tests: Vec<usize> = (0..n_tests).collect();
-    eprintln!(
+    tracing::info!(
         "{}: {} training points, {} test points, methods {}",
         cfg.task,
         task.train.len(),
@@ -115,7 +115,7 @@ pub fn run(args: ExplainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()
                 per_test.push(start.elapsed().as_secs_f64());
                 std::hint::black_box(out);
             }
-            eprintln!("  {name}: test {t}: {:.2}s", per_test.last().copied().unwrap_or(0.0));
+            tracing::info!("  {name}: test {t}: {:.2}s", per_test.last().copied().unwrap_or(0.0));
         }
         let batched_seconds = if args.batched {
             let start = Instant::now();

@@ -79,7 +79,7 @@ pub fn run(args: GradsBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> 
     let tests: Vec<TestPoint> = (0..args.tests).map(|i| TestPoint::logit(i, 0)).collect();
     let kernel = GradientKernel::new(model.clone(), &train, &task.test, Preconditioner::Identity, "ntk-final");
     let has_fused = kernel.fast.is_some();
-    eprintln!(
+    tracing::info!(
         "{}: {} training examples x {} vectors, {} repetitions per path{}",
         model.architecture(),
         n,
@@ -101,7 +101,7 @@ pub fn run(args: GradsBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> 
             out = kernel.contract(&alpha, &tests, &mut |_, _| {})?;
             let s = start.elapsed().as_secs_f64();
             rates.push(n as f64 / s);
-            eprintln!("  {path:?}: rep {r}: {:.2}s ({:.0} examples/s)", s, n as f64 / s);
+            tracing::info!("  {path:?}: rep {r}: {:.2}s ({:.0} examples/s)", s, n as f64 / s);
         }
         Ok((rates, out))
     };

@@ -79,6 +79,6 @@ pub fn run(args: DebugArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     monitor.0.finish_and_clear();
     write_debug(&args.out, &report)?;
     println!("{}", debug_markdown(&report));
-    eprintln!("wrote {}/debug.md, debug-curves.png, debug-curves.csv, debug-accuracy.csv", args.out.display());
+    tracing::info!("wrote {}/debug.md, debug-curves.png, debug-curves.csv, debug-accuracy.csv", args.out.display());
     Ok(())
 }

@@ -124,7 +124,7 @@ fn report(out: &Path, cfg: &ExperimentConfig, rows: Vec<genrep::experiments::Row
     let report = summarize(cfg, &dedup(rows)?);
     write_report(out, &report)?;
     println!("{}", genrep::experiments::markdown(&report));
-    eprintln!("report written to {}", out.join("report.md").display());
+    tracing::info!("report written to {}", out.join("report.md").display());
     Ok(())
 }
 
@@ -132,7 +132,7 @@ fn report(out: &Path, cfg: &ExperimentConfig, rows: Vec<genrep::experiments::Row
 pub fn run(args: ExperimentArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     if !args.merge.is_empty() {
         let (cfg, rows) = genrep::experiments::runner::merge(&args.merge, &args.out)?;
-        eprintln!(
+        tracing::info!(
             "merged {} rows from {} directories into {}",
             rows.len(),
             args.merge.len(),
@@ -159,7 +159,7 @@ pub fn run(args: ExperimentArgs, data_dir: Option<&Path>) -> anyhow::Result<()> 
     let start = std::time::Instant::now();
     let summary = run_grid(&cfg, &opts, &monitor)?;
     monitor.0.finish_and_clear();
-    eprintln!(
+    tracing::info!(
         "shard {}: trained {} nets, {} explanations, {} retrainings ({} rows were already done) in {:.1}s",
         args.shard,
         summary.nets_trained,

@@ -105,7 +105,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// and loads its final model ([`LoadedRun::open`]), saying what it rebuilds.
 pub fn load_run(path: &Path, device_arg: Option<&str>, data_dir: Option<&Path>) -> anyhow::Result<LoadedRun> {
     let dir = DataDir::resolve(data_dir)?;
-    eprintln!("rebuilding the task of {} from {}", path.display(), dir.path.display());
+    tracing::info!("rebuilding the task of {} from {}", path.display(), dir.path.display());
     Ok(LoadedRun::open(path, &dir, device_arg)?)
 }
 
@@ -125,7 +125,7 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
             if wrong.is_empty() {
                 anyhow::bail!("the model classifies every test point correctly: nothing misclassified to explain");
             }
-            eprintln!("explaining {} misclassified test points: {wrong:?}", wrong.len());
+            tracing::info!("explaining {} misclassified test points: {wrong:?}", wrong.len());
             wrong
         }
         None => args.test_index.clone(),
@@ -171,16 +171,18 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     for note in &diag.notes {
-        eprintln!("note: {note}");
+        tracing::warn!("note: {note}");
     }
     if let Some(s) = &diag.surrogate {
-        eprintln!(
+        tracing::info!(
             "representer refit: {} iterations, gradient norm {:.2e}, mean |f_K - f| on training logits {:.4}",
-            s.iterations, s.grad_norm, s.fit_residual
+            s.iterations,
+            s.grad_norm,
+            s.fit_residual
         );
     }
     for (&t, r) in indices.iter().zip(&diag.cg) {
-        eprintln!(
+        tracing::info!(
             "influence {} (test #{t}): {} iterations, relative residual {:.2e}{}",
             if args.lissa { "LiSSA" } else { "CG" },
             r.iterations,
@@ -236,6 +238,6 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
             write_file(&with_index(p, a.test_index, many), &a.to_safetensors())?;
         }
     }
-    eprintln!("{} test point(s) explained with {} in {secs:.1}s", attrs.len(), args.method);
+    tracing::info!("{} test point(s) explained with {} in {secs:.1}s", attrs.len(), args.method);
     Ok(())
 }

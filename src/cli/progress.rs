@@ -23,14 +23,14 @@ impl Bars {
 impl Monitor for Bars {
     fn note(&self, message: &str) {
         if self.0.is_hidden() {
-            eprintln!("{message}");
+            tracing::info!("{message}");
         } else {
             self.0.println(message);
         }
     }
     fn stage(&self, what: &str, total: usize) {
         if self.0.is_hidden() {
-            eprintln!("{what} ({total})");
+            tracing::info!("{what} ({total})");
         }
         self.0.reset();
         self.0.set_length(total as u64);

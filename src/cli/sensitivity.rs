@@ -58,7 +58,7 @@ pub fn run(args: SensitivityArgs, data_dir: Option<&Path>) -> anyhow::Result<()>
     )?;
     let attr = &attrs[0];
     let (alpha, _, report, _) = representer_alpha(&ctx, &opts)?;
-    eprintln!("representer refit: {} iterations, gradient norm {:.2e}", report.iterations, report.grad_norm);
+    tracing::info!("representer refit: {} iterations, gradient norm {:.2e}", report.iterations, report.grad_norm);
     let c = ctx.model.num_classes();
     let names = &task.class_names;
     let picks: Vec<(usize, PathBuf)> = match args.train_index {

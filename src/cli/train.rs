@@ -96,13 +96,13 @@ pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     // Held until training ends: a second `train` on the same --out is refused, not interleaved.
     let lock = genrep::trainer::DirLock::acquire(&args.out, "train")?;
     if let Some(stale) = &lock.stale {
-        eprintln!("note: taking over the lock of a process that is gone ({stale})");
+        tracing::warn!("note: taking over the lock of a process that is gone ({stale})");
     }
     if run.is_complete() && !args.force {
         anyhow::bail!("{} already holds a run; pass --force to replace it", args.out.display());
     }
     if run.config_path().exists() && !run.is_complete() {
-        eprintln!("note: {} holds an interrupted run (no metrics.json); training it again", args.out.display());
+        tracing::warn!("note: {} holds an interrupted run (no metrics.json); training it again", args.out.display());
     }
     let device = parse_device(&args.device)?;
     let (spec, task_options) = args.task.resolve()?;
@@ -125,13 +125,13 @@ pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     train_cfg.validate()?;
 
     let dir = DataDir::resolve(data_dir)?;
-    eprintln!("building task {spec} from {}", dir.path.display());
+    tracing::info!("building task {spec} from {}", dir.path.display());
     let task = genrep::data::build_task(&dir, &spec, &task_options)?;
     let model_spec = match &args.model {
         Some(name) => ModelSpec::for_examples(name, &task.train, task.num_classes())?,
         None => ModelSpec::default_for(&task.train, task.num_classes())?,
     };
-    eprintln!(
+    tracing::info!(
         "task {}: {} train / {} test examples, {} classes; model {} parameters",
         task.spec,
         task.train.len(),
@@ -164,7 +164,7 @@ pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     )?;
     progress.bar.finish_and_clear();
     for m in &outcome.history {
-        eprintln!(
+        tracing::info!(
             "epoch {}: train loss {:.4}, train acc {:.4}, test acc {}, {:.1}s",
             m.epoch + 1,
             m.train_loss,

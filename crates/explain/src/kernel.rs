@@ -422,7 +422,7 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
                 let u: Vec<f32> = u.iter().map(|&x| x as f32).collect();
                 if let Some(path) = &entry {
                     if let Err(e) = crate::cache::store(path, &(&u, &report)) {
-                        eprintln!("warning: could not cache an influence solve at {}: {e}", path.display());
+                        tracing::warn!("warning: could not cache an influence solve at {}: {e}", path.display());
                     }
                 }
                 self.cg_reports.borrow_mut().push(report);

@@ -549,7 +549,7 @@ fn compute_alpha<M: Classifier>(
             if let Some(path) = &entry {
                 let fit = crate::cache::CachedFit { alpha, report };
                 if let Err(e) = crate::cache::store(path, &fit) {
-                    eprintln!("warning: could not cache the surrogate fit at {}: {e}", path.display());
+                    tracing::warn!("warning: could not cache the surrogate fit at {}: {e}", path.display());
                 }
                 return Ok(Alpha::Fit { alpha: fit.alpha, report: fit.report });
             }
@@ -606,7 +606,7 @@ pub fn representer_alpha<M: Classifier>(
     let refit = crate::cache::CachedRefit { alpha, theta, report };
     if let Some(path) = &entry {
         if let Err(e) = crate::cache::store(path, &refit) {
-            eprintln!("warning: could not cache the representer refit at {}: {e}", path.display());
+            tracing::warn!("warning: could not cache the representer refit at {}: {e}", path.display());
         }
     }
     let crate::cache::CachedRefit { alpha, theta, report } = refit;
