@@ -191,25 +191,8 @@ impl<'a, M: Classifier> Explainer<'a, M> {
         let tests: Vec<TestPoint> = points_scored.iter().map(|p| p.0).collect();
         let scores = kernel.contract(&alpha, &tests, &mut |_, _| {})?;
         let method = format!("{}:{}", importance.name(), kernel.name());
-        let mut out = Vec::new();
-        for ((t, s), (_, score)) in tests.iter().zip(scores).zip(&points_scored) {
-            if let Some(i) = s.iter().position(|v| !v.is_finite()) {
-                return Err(ExplainError::NonFinite {
-                    method,
-                    what: format!("phi(training example {i} -> point {})", t.index),
-                    value: s[i],
-                });
-            }
-            out.push(Attribution {
-                method: method.clone(),
-                test_index: t.index,
-                explained_class: t.class,
-                versus: t.versus,
-                score: *score,
-                scores: s,
-            });
-        }
-        Ok(out)
+        let explained: Vec<f64> = points_scored.iter().map(|p| p.1).collect();
+        crate::method::attributions(&method, &tests, scores, explained)
     }
 
     /// Explains every example of `inputs` (examples that are in no split, e.g. a new image or

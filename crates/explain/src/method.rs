@@ -477,29 +477,38 @@ pub fn explain<M: Classifier>(
             }
         }
     };
-    for ((t, s), score) in tests.iter().zip(&scores).zip(&explained_scores) {
-        let bad = |what: String, value: f64| ExplainError::NonFinite { method: name.into(), what, value };
+    let attributions = attributions(name, &tests, scores, explained_scores)?;
+    Ok((attributions, diag))
+}
+
+/// One [`Attribution`] per test point from its scores `phi` and explained score `s(x)`; a NaN or
+/// infinite value is an error naming `method` and the training (or test) index, never a
+/// silently sorted ranking.
+pub fn attributions(
+    method: &str,
+    tests: &[TestPoint],
+    scores: Vec<Vec<f64>>,
+    explained_scores: Vec<f64>,
+) -> Result<Vec<Attribution>> {
+    let mut out = Vec::with_capacity(tests.len());
+    for ((t, s), score) in tests.iter().zip(scores).zip(explained_scores) {
+        let bad = |what: String, value: f64| ExplainError::NonFinite { method: method.into(), what, value };
         if !score.is_finite() {
-            return Err(bad(format!("the explained score of test point {}", t.index), *score));
+            return Err(bad(format!("the explained score of test point {}", t.index), score));
         }
         if let Some(i) = s.iter().position(|v| !v.is_finite()) {
             return Err(bad(format!("phi(training example {i} -> test point {})", t.index), s[i]));
         }
-    }
-    let attributions = tests
-        .iter()
-        .zip(scores)
-        .zip(explained_scores)
-        .map(|((t, s), score)| Attribution {
-            method: name.to_string(),
+        out.push(Attribution {
+            method: method.to_string(),
             test_index: t.index,
             explained_class: t.class,
             versus: t.versus,
             score,
             scores: s,
-        })
-        .collect();
-    Ok((attributions, diag))
+        });
+    }
+    Ok(out)
 }
 
 /// Global importances, and for the surrogate the refit head and features it used.
