@@ -115,3 +115,101 @@ fn killed_run_resumes_and_shards_merge_to_the_same_results() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("different experiment"));
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// A tiny LDS grid: 1 net x 2 test points x 2 methods, 6 subset models.
+fn lds_cmd(data: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut c = cmd(data, out, &["--metric", "lds", "--subsets", "6"]);
+    c.args(extra);
+    c
+}
+
+/// Subset rows of a results directory: subset -> logits; and ranking rows' attribution lengths.
+fn subset_rows(dir: &Path) -> (BTreeMap<usize, Vec<Vec<f32>>>, Vec<usize>) {
+    let (mut subsets, mut phis) = (BTreeMap::new(), Vec::new());
+    for row in genrep::experiments::read_dir_rows(dir).unwrap() {
+        match row {
+            genrep::experiments::Row::Subset { subset, logits, .. } => {
+                assert!(subsets.insert(subset, logits).is_none(), "duplicate subset row in {}", dir.display());
+            }
+            genrep::experiments::Row::Ranking { phi, .. } => phis.push(phi.map_or(0, |p| p.len())),
+            _ => {}
+        }
+    }
+    (subsets, phis)
+}
+
+#[test]
+fn lds_runs_resumes_and_shards_like_table1() {
+    let Some(data) = data_dir() else { return };
+    let tmp = std::env::temp_dir().join(format!("genrep-cli-lds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let (killed, whole) = (tmp.join("killed"), tmp.join("whole"));
+
+    // Kill after two subset models, resume.
+    let mut child = lds_cmd(&data, &killed, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let rows = killed.join("rows.jsonl");
+    let start = Instant::now();
+    while lines(&rows).iter().filter(|l| l.contains("\"kind\":\"subset\"")).count() < 2 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended ({status}) before it could be killed");
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "no subset rows after 300 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done_before = subset_rows(&killed).0.len();
+    assert!((2..6).contains(&done_before), "{done_before} subset rows before the kill");
+    let out = lds_cmd(&data, &killed, &[]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("trained 0 nets"), "{stderr}");
+    assert!(stderr.contains(&format!("{} subset models", 6 - done_before)), "{stderr}");
+    let (resumed, phis) = subset_rows(&killed);
+    assert_eq!(resumed.len(), 6);
+    // Every ranking keeps all 120 attributions (60 per class).
+    assert_eq!(phis, vec![120; 4]);
+
+    // An uninterrupted run: the same subset models (determinism) and an LDS report.
+    let out = lds_cmd(&data, &whole, &[]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(subset_rows(&whole).0, resumed);
+    let report = std::fs::read_to_string(whole.join("report.md")).unwrap();
+    assert!(report.contains("Linear datamodeling score") && report.contains("6 of 6 trained"), "{report}");
+    assert!(whole.join("lds.svg").is_file());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(whole.join("summary.json")).unwrap()).unwrap();
+    for m in summary["methods"].as_array().unwrap() {
+        assert_eq!(m["pairs"].as_u64().unwrap() + m["undefined"].as_u64().unwrap(), 2, "{m}");
+    }
+
+    // Shards split the subset models and the rankings; merged, they report the same LDS.
+    let (s0, s1, merged) = (tmp.join("s0"), tmp.join("s1"), tmp.join("merged"));
+    for (dir, shard) in [(&s0, "0/2"), (&s1, "1/2")] {
+        let out = lds_cmd(&data, dir, &["--shard", shard]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(subset_rows(dir).0.len(), 3, "shard {shard} trains half the subset models");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_genrep"))
+        .args(["experiment", "--out"])
+        .arg(&merged)
+        .arg("--merge")
+        .args([&s0, &s1])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(subset_rows(&merged).0, resumed);
+    let lds_of = |dir: &Path| -> Vec<(String, String)> {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+        v["methods"].as_array().unwrap().iter().map(|m| (m["method"].to_string(), m["lds"].to_string())).collect()
+    };
+    assert_eq!(lds_of(&merged), lds_of(&whole), "merged shards report a different LDS");
+
+    // A DEL experiment cannot resume into an LDS directory, and LDS flags need --metric lds.
+    let out = cmd(&data, &whole, &[]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("different experiment"));
+    let out = cmd(&data, &tmp.join("x"), &["--subsets", "4"]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--metric lds"));
+    let _ = std::fs::remove_dir_all(&tmp);
+}

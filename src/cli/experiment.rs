@@ -5,7 +5,8 @@ use anyhow::Context as _;
 use clap::Args;
 use genrep::data::DataDir;
 use genrep::experiments::{
-    dedup, read_dir_rows, run as run_grid, summarize, write_report, Dataset, ExperimentConfig, RunOptions, Shard,
+    dedup, read_dir_rows, run as run_grid, summarize, summarize_lds, write_lds_report, write_report, Dataset,
+    ExperimentConfig, RunOptions, Shard,
 };
 use genrep::models::parse_device;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,16 @@ pub struct ExperimentArgs {
     /// Preset: smoke (CI, minutes), quick (about an hour per dataset on 2 cores), paper (the full protocol).
     #[arg(long, default_value = "quick")]
     pub preset: String,
+    /// What to measure: del (Table 1's deletion diagnostic, AUC-DEL) or lds (the linear
+    /// datamodeling score: subset models per network instead of deletion retrainings).
+    #[arg(long, default_value = "del", value_parser = ["del", "lds"])]
+    pub metric: String,
+    /// LDS: subset models per network (default: smoke 8, quick 50, paper 100).
+    #[arg(long)]
+    pub subsets: Option<usize>,
+    /// LDS: fraction of the training set each subset model sees.
+    #[arg(long)]
+    pub subset_fraction: Option<f64>,
     /// Dataset: mnist, cifar10, toxicity or agnews.
     #[arg(long, required_unless_present_any = ["merge", "report_only"])]
     pub dataset: Option<String>,
@@ -80,7 +91,24 @@ fn config(args: &ExperimentArgs) -> anyhow::Result<ExperimentConfig> {
     }
     let name = args.dataset.as_deref().context("--dataset is required")?;
     let dataset: Dataset = name.parse()?;
-    let mut cfg = ExperimentConfig::preset(&args.preset, dataset)?;
+    let mut cfg = match args.metric.as_str() {
+        "lds" => ExperimentConfig::preset_lds(&args.preset, dataset)?,
+        _ => ExperimentConfig::preset(&args.preset, dataset)?,
+    };
+    match cfg.lds.as_mut() {
+        Some(l) => {
+            if let Some(v) = args.subsets {
+                l.subsets = v;
+            }
+            if let Some(v) = args.subset_fraction {
+                l.fraction = v;
+            }
+        }
+        None if args.subsets.is_some() || args.subset_fraction.is_some() => {
+            anyhow::bail!("--subsets and --subset-fraction belong to --metric lds")
+        }
+        None => {}
+    }
     if let Some(v) = args.nets {
         cfg.nets = v;
     }
@@ -121,6 +149,13 @@ fn parse_exclusion(s: &str) -> Result<genrep::trainer::ExclusionProtocol, String
 }
 
 fn report(out: &Path, cfg: &ExperimentConfig, rows: Vec<genrep::experiments::Row>) -> anyhow::Result<()> {
+    if cfg.lds.is_some() {
+        let report = summarize_lds(cfg, &dedup(rows)?)?;
+        write_lds_report(out, &report)?;
+        println!("{}", genrep::experiments::lds_markdown(&report));
+        tracing::info!("LDS report written to {}", out.join("report.md").display());
+        return Ok(());
+    }
     let report = summarize(cfg, &dedup(rows)?);
     write_report(out, &report)?;
     println!("{}", genrep::experiments::markdown(&report));
@@ -160,11 +195,12 @@ pub fn run(args: ExperimentArgs, data_dir: Option<&Path>) -> anyhow::Result<()> 
     let summary = run_grid(&cfg, &opts, &monitor)?;
     monitor.0.finish_and_clear();
     tracing::info!(
-        "shard {}: trained {} nets, {} explanations, {} retrainings ({} rows were already done) in {:.1}s",
+        "shard {}: trained {} nets, {} explanations, {} retrainings, {} subset models ({} rows were already done) in {:.1}s",
         args.shard,
         summary.nets_trained,
         summary.rankings,
         summary.retrains,
+        summary.subset_models,
         summary.skipped,
         start.elapsed().as_secs_f64()
     );

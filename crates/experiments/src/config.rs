@@ -121,6 +121,58 @@ pub struct ExperimentConfig {
     pub methods: Vec<String>,
     /// Explanation settings.
     pub explain: ExplainOptions,
+    /// When set, the experiment measures the linear datamodeling score ([`crate::lds`]) instead
+    /// of DEL: no deletion retrainings, `subsets` models per network trained on random subsets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lds: Option<LdsConfig>,
+}
+
+/// Settings of the linear datamodeling score (Park et al. 2023): per network, `subsets` models,
+/// each trained on a seeded random `fraction` of the training set with its own initialisation
+/// and minibatch order, score the methods' attributions at that network's test points.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LdsConfig {
+    /// Subset models per network (M).
+    pub subsets: usize,
+    /// Fraction of the training set each subset model sees (alpha; TRAK and dattri use 0.5).
+    pub fraction: f64,
+    /// Seed of the subset draws and of the subset models.
+    pub seed: u64,
+}
+
+impl LdsConfig {
+    /// The preset's LDS settings: `smoke` 8 subsets, `quick` 50, `paper` 100 (TRAK's M), each of
+    /// half the training set.
+    pub fn preset(name: &str) -> Self {
+        let subsets = match name {
+            "smoke" => 8,
+            "quick" => 50,
+            _ => 100,
+        };
+        Self { subsets, fraction: 0.5, seed: 2024 }
+    }
+
+    /// The training points subset model `j` of network `net_seed` is trained on (sorted).
+    pub fn subset(&self, n: usize, net_seed: u64, j: usize) -> Vec<usize> {
+        crate::lds::subset(n, self.fraction, self.seed ^ net_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), j)
+    }
+
+    /// The initialisation and minibatch-order seed of subset model `j` of network `net_seed`
+    /// (distinct from every network seed of the grid and from the other subset models').
+    pub fn model_seed(&self, net_seed: u64, j: usize) -> u64 {
+        (1u64 << 32).wrapping_add(net_seed.wrapping_mul(100_003)).wrapping_add(j as u64)
+    }
+
+    /// Checks the settings, naming the bad field.
+    pub fn validate(&self) -> Result<()> {
+        if self.subsets < 3 {
+            return Err(ExperimentError::config("lds.subsets", "need at least 3 subset models for a rank correlation"));
+        }
+        if !(self.fraction.is_finite() && self.fraction > 0.0 && self.fraction < 1.0) {
+            return Err(ExperimentError::config("lds.fraction", format!("{} is not in (0, 1)", self.fraction)));
+        }
+        Ok(())
+    }
 }
 
 impl ExperimentConfig {
@@ -228,7 +280,13 @@ impl ExperimentConfig {
             // The NTK surrogate fit is one exact fused pass over the training set per L-BFGS
             // evaluation: the default cap (100) on every preset.
             explain: ExplainOptions::default(),
+            lds: None,
         })
+    }
+
+    /// The preset `name` for `dataset`, measuring the LDS ([`LdsConfig::preset`]) instead of DEL.
+    pub fn preset_lds(name: &str, dataset: Dataset) -> Result<Self> {
+        Ok(Self { lds: Some(LdsConfig::preset(name)), ..Self::preset(name, dataset)? })
     }
 
     /// Checks the grid before any work, naming the bad field.
@@ -251,6 +309,9 @@ impl ExperimentConfig {
         }
         if self.deletion_fractions.windows(2).any(|w| w[0] >= w[1]) {
             return Err(ExperimentError::config("deletion_fractions", "must be strictly increasing"));
+        }
+        if let Some(lds) = &self.lds {
+            lds.validate()?;
         }
         self.task_options.validate()?;
         self.train.validate()?;
@@ -337,5 +398,40 @@ impl std::str::FromStr for Shard {
 impl std::fmt::Display for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+#[cfg(test)]
+mod lds_config_tests {
+    use super::*;
+
+    #[test]
+    fn lds_settings_are_validated_and_old_configs_still_parse() {
+        let cfg = ExperimentConfig::preset_lds("quick", Dataset::Mnist).unwrap();
+        cfg.validate().unwrap();
+        let l = cfg.lds.clone().unwrap();
+        assert_eq!((l.subsets, l.fraction), (50, 0.5));
+        // Half of 2,000 points, seeded per (net, j), distinct seeds from the networks'.
+        assert_eq!(l.subset(2000, 1, 0).len(), 1000);
+        assert_ne!(l.subset(2000, 1, 0), l.subset(2000, 2, 0));
+        assert!(l.model_seed(1, 0) > cfg.net_seed(cfg.nets));
+        assert_ne!(l.model_seed(1, 1), l.model_seed(2, 0));
+        for (field, bad) in [
+            ("lds.subsets", LdsConfig { subsets: 2, ..l.clone() }),
+            ("lds.fraction", LdsConfig { fraction: 1.0, ..l.clone() }),
+            ("lds.fraction", LdsConfig { fraction: f64::NAN, ..l.clone() }),
+        ] {
+            let c = ExperimentConfig { lds: Some(bad), ..cfg.clone() };
+            assert!(c.validate().unwrap_err().to_string().contains(field), "{field}");
+        }
+        // A DEL experiment's JSON has no `lds` key, so experiment.json files written before
+        // LDS existed read back as the same experiment.
+        let del = ExperimentConfig::preset("quick", Dataset::Mnist).unwrap();
+        let json = serde_json::to_value(&del).unwrap();
+        assert!(json.get("lds").is_none());
+        let back: ExperimentConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back, del);
+        let back: ExperimentConfig = serde_json::from_str(&serde_json::to_string(&cfg).unwrap()).unwrap();
+        assert_eq!(back, cfg);
     }
 }

@@ -10,7 +10,8 @@
 //! - presets `smoke`, `quick`, `paper` for MNIST, CIFAR-10, Toxicity and AG News ([`config`]);
 //! - a resumable, shardable runner whose results are append-only JSONL rows ([`rows`]);
 //! - the paper's numbers next to ours ([`paper`]);
-//! - dataset debugging with flipped labels, from the 2018 representer paper ([`debug`]).
+//! - dataset debugging with flipped labels, from the 2018 representer paper ([`debug`]);
+//! - the linear datamodeling score on the same grid (`lds: Some(..)`; [`lds`], [`lds_report`]).
 
 pub mod baseline;
 pub mod config;
@@ -19,15 +20,17 @@ pub mod deletion;
 pub mod detection;
 pub mod error;
 pub mod lds;
+pub mod lds_report;
 pub mod paper;
 pub mod report;
 pub mod rows;
 pub mod runner;
 pub mod stats;
 
-pub use config::{Dataset, ExperimentConfig, Shard, DATASETS, TABLE1_METHODS};
+pub use config::{Dataset, ExperimentConfig, LdsConfig, Shard, DATASETS, TABLE1_METHODS};
 pub use deletion::{auc_del, del};
 pub use error::{ExperimentError, Result};
+pub use lds_report::{lds_markdown, summarize_lds, write_lds_report, LdsReport};
 pub use report::{markdown, summarize, write_report, MethodSummary, Report};
 pub use rows::{dedup, read_dir_rows, Row, RowStore};
 pub use runner::{run, Monitor, Quiet, RunOptions, RunSummary};

@@ -173,6 +173,7 @@ pub fn summarize(cfg: &ExperimentConfig, rows: &[Row]) -> Report {
                     ks.push(*k);
                 }
             }
+            Row::Subset { .. } => {}
         }
     }
     ks.sort_unstable();

@@ -70,6 +70,9 @@ pub enum Row {
         /// this test point; surrogate derivative: the L-BFGS fit), if it has one.
         #[serde(default)]
         solver: Option<Solver>,
+        /// Every attribution phi(x_i -> x), i = 0..n (kept by LDS experiments only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phi: Option<Vec<f64>>,
     },
     /// DEL(x, k) for one (network, test point, method, k).
     Del {
@@ -90,6 +93,20 @@ pub enum Row {
         /// The same difference in probability.
         del_prob: f64,
         /// Wall seconds of the retraining.
+        seconds: f64,
+    },
+    /// One subset model of an LDS experiment: trained on [`crate::LdsConfig::subset`] of the
+    /// training set, evaluated at every test point of its network.
+    Subset {
+        /// Network seed (whose test points are evaluated).
+        net: u64,
+        /// Subset number j (0-based).
+        subset: usize,
+        /// The network's test points, in the order of `logits`.
+        tests: Vec<usize>,
+        /// The subset model's logits, one row of C per test point.
+        logits: Vec<Vec<f32>>,
+        /// Wall seconds of the training.
         seconds: f64,
     },
 }
@@ -118,6 +135,7 @@ pub enum Key {
     Ranking(u64, usize, String),
     /// A deletion result (net, test, method, k).
     Del(u64, usize, String, usize),
+    Subset(u64, usize),
 }
 
 impl Row {
@@ -128,6 +146,7 @@ impl Row {
             Row::Baseline { .. } => Key::Baseline,
             Row::Ranking { net, test, method, .. } => Key::Ranking(*net, *test, method.clone()),
             Row::Del { net, test, method, k, .. } => Key::Del(*net, *test, method.clone(), *k),
+            Row::Subset { net, subset, .. } => Key::Subset(*net, *subset),
         }
     }
 }

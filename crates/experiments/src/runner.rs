@@ -76,6 +76,8 @@ pub struct RunSummary {
     pub rankings: usize,
     /// Retrainings done now.
     pub retrains: usize,
+    /// LDS subset models trained now.
+    pub subset_models: usize,
     /// Rows that were already there and skipped.
     pub skipped: usize,
     /// Methods that could not run (name, reason).
@@ -184,6 +186,12 @@ pub fn supported_methods(cfg: &ExperimentConfig) -> (Vec<(String, Method, Explai
     (ok, bad)
 }
 
+/// One training to do after a network's rankings: a deletion retraining, or an LDS subset model.
+enum Job {
+    Retrain(Retrain),
+    Subset(usize),
+}
+
 /// One retraining to do.
 struct Retrain {
     test: usize,
@@ -272,19 +280,32 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
         })?;
     }
 
+    let lds = cfg.lds.as_ref();
     let mut pair = 0;
     for j in 0..cfg.nets {
         let seed = cfg.net_seed(j);
-        let tests: Vec<usize> = cfg
-            .test_points(seed, task.test.len())
-            .into_iter()
+        let all_tests = cfg.test_points(seed, task.test.len());
+        let tests: Vec<usize> = all_tests
+            .iter()
+            .copied()
             .filter(|_| {
                 pair += 1;
                 opts.shard.owns(pair - 1)
             })
             .collect();
-        // Deletion rows still missing for (method, test point); methods with any are pending.
-        let missing = |m: &str, t: usize| ks.iter().filter(|&&k| !has(&Key::Del(seed, t, m.to_string(), k))).count();
+        // LDS: the subset models this shard owns (unit j * M + s of the net-major enumeration)
+        // and have no row yet.
+        let subsets_owned: Vec<usize> =
+            lds.map(|l| (0..l.subsets).filter(|&s| opts.shard.owns(j * l.subsets + s)).collect()).unwrap_or_default();
+        let subsets_todo: Vec<usize> = subsets_owned.iter().copied().filter(|&s| !has(&Key::Subset(seed, s))).collect();
+        summary.skipped += subsets_owned.len() - subsets_todo.len();
+        // Rows still missing for (method, test point) (DEL: one per k; LDS: the ranking with
+        // its attributions); methods with any are pending.
+        let per_pair = if lds.is_some() { 1 } else { ks.len() };
+        let missing = |m: &str, t: usize| match lds {
+            Some(_) => usize::from(!has(&Key::Ranking(seed, t, m.to_string()))),
+            None => ks.iter().filter(|&&k| !has(&Key::Del(seed, t, m.to_string(), k))).count(),
+        };
         let mut left = 0;
         let pending: Vec<(&String, &Method, &ExplainOptions, Vec<usize>)> = methods
             .iter()
@@ -302,8 +323,8 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
             })
             .filter(|(_, _, _, ts)| !ts.is_empty())
             .collect();
-        summary.skipped += tests.len() * methods.len() * ks.len() - left;
-        if pending.is_empty() {
+        summary.skipped += tests.len() * methods.len() * per_pair - left;
+        if pending.is_empty() && subsets_todo.is_empty() {
             continue;
         }
 
@@ -421,9 +442,13 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                         efficiency_residual: Some(a.efficiency_residual()).filter(|v| v.is_finite()),
                         seconds: per_test,
                         solver,
+                        phi: lds.map(|_| a.scores.clone()),
                     })?;
                     summary.rankings += 1;
                 }
+            }
+            if lds.is_some() {
+                continue;
             }
             for &t in ts {
                 let ranking = store
@@ -439,7 +464,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                 };
                 for &k in &ks {
                     if !has(&Key::Del(seed, t, name.to_string(), k)) {
-                        work.push(Retrain {
+                        work.push(Job::Retrain(Retrain {
                             test: t,
                             method: name.to_string(),
                             k,
@@ -447,15 +472,17 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                             s_old: score,
                             p_old: prob,
                             excluded: order[..k.min(order.len())].to_vec(),
-                        });
+                        }));
                     }
                 }
             }
         }
         drop(ctx);
+        work.extend(subsets_todo.iter().map(|&s| Job::Subset(s)));
 
-        // Retrainings, `jobs` at a time.
-        monitor.stage(&format!("net {seed}: retraining without the deleted points"), work.len());
+        // Retrainings (or subset models), `jobs` at a time.
+        let what = if lds.is_some() { "training LDS subset models" } else { "retraining without the deleted points" };
+        monitor.stage(&format!("net {seed}: {what}"), work.len());
         let next = AtomicUsize::new(0);
         let failure: Mutex<Option<ExperimentError>> = Mutex::new(None);
         let train_cfg = cfg.train_for(seed);
@@ -466,9 +493,11 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
                     if i >= work.len() || failure.lock().map(|f| f.is_some()).unwrap_or(true) {
                         break;
                     }
-                    let w = &work[i];
-                    let result = retrain(&spec, seed, &train_cfg, &task, w, &opts.device)
-                        .and_then(|row| store.lock().unwrap_or_else(|p| p.into_inner()).append(row));
+                    let result = match &work[i] {
+                        Job::Retrain(w) => retrain(&spec, seed, &train_cfg, &task, w, &opts.device),
+                        Job::Subset(s) => train_subset(&spec, cfg, seed, *s, &task, &all_tests, &opts.device),
+                    }
+                    .and_then(|row| store.lock().unwrap_or_else(|p| p.into_inner()).append(row));
                     match result {
                         Ok(()) => monitor.tick(),
                         Err(e) => {
@@ -482,7 +511,8 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
         if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
             return Err(e);
         }
-        summary.retrains += work.len();
+        summary.subset_models += subsets_todo.len();
+        summary.retrains += work.len() - subsets_todo.len();
     }
     Ok(summary)
 }
@@ -503,6 +533,38 @@ fn net_row(seed: u64, dir: &RunDir, task: &Task, device: &Device, seconds: f64) 
         train_accuracy: Some(train),
         balanced_accuracy: Some(balanced),
     })
+}
+
+/// Trains LDS subset model `j` of network `net_seed` (on [`crate::LdsConfig::subset`], from its
+/// own seed) and records its logits at the network's test points `tests`, one per batch as for
+/// the networks themselves.
+fn train_subset(
+    spec: &ModelSpec,
+    cfg: &ExperimentConfig,
+    net_seed: u64,
+    j: usize,
+    task: &Task,
+    tests: &[usize],
+    device: &Device,
+) -> Result<Row> {
+    let lds = cfg.lds.as_ref().ok_or_else(|| ExperimentError::config("lds", "not an LDS experiment"))?;
+    let start = Instant::now();
+    let n = task.train.len();
+    let mut keep = vec![false; n];
+    for i in lds.subset(n, net_seed, j) {
+        keep[i] = true;
+    }
+    let model_seed = lds.model_seed(net_seed, j);
+    let model = try_init_seeded(device, model_seed, |d| spec.init(d))?;
+    let mut fo = FitOptions::new(device.clone());
+    fo.excluded = (0..n).filter(|&i| !keep[i]).collect();
+    let outcome = fit(model, &task.train, None, &cfg.train_for(model_seed), &fo, &mut [])?;
+    let c = task.num_classes();
+    let logits = tests
+        .iter()
+        .map(|&t| predict_logits(&outcome.model, &subset(&task.test, &[t]), 1, device)[..c].to_vec())
+        .collect();
+    Ok(Row::Subset { net: net_seed, subset: j, tests: tests.to_vec(), logits, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Retrains network `seed` without `w.excluded` and measures DEL at the test point.
