@@ -75,29 +75,23 @@ impl Attribution {
         self.top_k(self.scores.len(), Polarity::Opponents).into_iter().map(|r| r.index).collect()
     }
 
-    /// The scores as a safetensors buffer: one f64 tensor `scores` of shape `[n]`, with the
-    /// method, test index, explained class and score in the metadata (readable from Python).
+    /// The scores as a safetensors buffer (the `safetensors` crate, canonical sorted header):
+    /// one f64 tensor `scores` of shape `[n]`, with the method, test index, explained class and
+    /// score in the metadata (readable from Python).
     pub fn to_safetensors(&self) -> Vec<u8> {
-        let meta = serde_json::json!({
-            "__metadata__": {
-                "method": self.method,
-                "test_index": self.test_index.to_string(),
-                "explained_class": self.explained_class.to_string(),
-                "score": self.score.to_string(),
-            },
-            "scores": {"dtype": "F64", "shape": [self.scores.len()], "data_offsets": [0, 8 * self.scores.len()]},
-        });
-        let mut header = serde_json::to_vec(&meta).unwrap_or_default();
-        while !header.len().is_multiple_of(8) {
-            header.push(b' ');
-        }
-        let mut out = Vec::with_capacity(8 + header.len() + 8 * self.scores.len());
-        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-        out.extend_from_slice(&header);
-        for v in &self.scores {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out
+        let data: Vec<u8> = self.scores.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let meta = [
+            ("method", self.method.clone()),
+            ("test_index", self.test_index.to_string()),
+            ("explained_class", self.explained_class.to_string()),
+            ("score", self.score.to_string()),
+        ];
+        // The shape and byte length agree by construction, so this cannot fail.
+        genrep_models::store::to_safetensors_bytes(
+            &[("scores", safetensors::Dtype::F64, vec![self.scores.len()], &data)],
+            &meta,
+        )
+        .unwrap_or_default()
     }
 
     /// CSV with header `train_index,score`, one row per training example.

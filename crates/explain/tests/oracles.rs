@@ -298,6 +298,20 @@ fn top_k_is_ordered_and_stable() {
     assert_eq!(header["scores"]["shape"][0], 5);
     let back: Vec<f64> = bytes[8 + n..].chunks(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
     assert_eq!(back, a.scores);
+    // Byte-identical to the format written by hand before the `safetensors` crate did it: a
+    // sorted JSON header padded with spaces to 8 bytes, then the little-endian f64 data.
+    let meta = serde_json::json!({
+        "__metadata__": {"method": a.method, "test_index": "0", "explained_class": "0", "score": "1"},
+        "scores": {"dtype": "F64", "shape": [5], "data_offsets": [0, 40]},
+    });
+    let mut header = serde_json::to_vec(&meta).unwrap();
+    while header.len() % 8 != 0 {
+        header.push(b' ');
+    }
+    let mut expected = (header.len() as u64).to_le_bytes().to_vec();
+    expected.extend_from_slice(&header);
+    expected.extend(a.scores.iter().flat_map(|v| v.to_le_bytes()));
+    assert_eq!(bytes, expected);
 }
 
 proptest! {

@@ -23,15 +23,13 @@ pub fn save_weights<M: Classifier + ModuleSnapshot>(model: &M, path: &Path) -> R
 }
 
 /// Rewrites a safetensors buffer's JSON header with sorted keys (padded with spaces to a
-/// multiple of 8 bytes, as the format allows); the tensor data is unchanged.
-fn canonical_header(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
-    if bytes.len() < 8 {
-        return Err("buffer shorter than the safetensors header length".into());
-    }
-    let n = u64::from_le_bytes(bytes[..8].try_into().map_err(|_| "header length")?) as usize;
-    let header = bytes.get(8..8 + n).ok_or("header length exceeds the buffer")?;
+/// multiple of 8 bytes, as the format allows); the tensor data is unchanged. The `safetensors`
+/// crate (and burn-store on it) keeps `__metadata__` in a `HashMap`, whose order changes from
+/// process to process: this makes equal weights give byte-identical files (and equal hashes).
+pub fn canonical_header(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    let (n, _) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| e.to_string())?;
     // serde_json's Map is a BTreeMap (no `preserve_order`): serialising sorts every object.
-    let value: serde_json::Value = serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).map_err(|e| e.to_string())?;
     let mut text = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
     while text.len() % 8 != 0 {
         text.push(b' ');
@@ -41,6 +39,26 @@ fn canonical_header(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
     out.extend_from_slice(&text);
     out.extend_from_slice(&bytes[8 + n..]);
     Ok(out)
+}
+
+/// Serialises named tensors `(name, dtype, shape, little-endian bytes)` with string metadata
+/// as safetensors (the `safetensors` crate), with the canonical (sorted) header of
+/// [`canonical_header`].
+pub fn to_safetensors_bytes(
+    tensors: &[(&str, safetensors::Dtype, Vec<usize>, &[u8])],
+    metadata: &[(&str, String)],
+) -> std::result::Result<Vec<u8>, String> {
+    let views = tensors
+        .iter()
+        .map(|(name, dtype, shape, data)| {
+            safetensors::tensor::TensorView::new(*dtype, shape.clone(), data)
+                .map(|v| (name.to_string(), v))
+                .map_err(|e| format!("tensor `{name}`: {e}"))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let meta = metadata.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())?;
+    canonical_header(bytes)
 }
 
 /// Loads parameters from the safetensors file at `path` into `model`, after checking that the
@@ -72,18 +90,10 @@ pub fn load_weights<M: Classifier + ModuleSnapshot>(model: &mut M, path: &Path) 
     Ok(())
 }
 
-/// Reads one `__metadata__` entry of a safetensors byte buffer (8-byte little-endian header
-/// length, then a JSON header).
+/// Reads one `__metadata__` entry of a safetensors byte buffer.
 pub fn read_metadata(bytes: &[u8], key: &str) -> std::result::Result<Option<String>, String> {
-    if bytes.len() < 8 {
-        return Err(format!("{} bytes, shorter than the 8-byte header length", bytes.len()));
-    }
-    let mut len = [0u8; 8];
-    len.copy_from_slice(&bytes[..8]);
-    let n = u64::from_le_bytes(len) as usize;
-    let header = bytes.get(8..8usize.saturating_add(n)).ok_or_else(|| format!("header length {n} exceeds the file"))?;
-    let json: serde_json::Value = serde_json::from_slice(header).map_err(|e| format!("header is not JSON: {e}"))?;
-    Ok(json.get("__metadata__").and_then(|m| m.get(key)).and_then(|v| v.as_str()).map(String::from))
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
+    Ok(meta.metadata().as_ref().and_then(|m| m.get(key).cloned()))
 }
 
 /// Writes `bytes` to `path` atomically: a uniquely named temporary sibling (`tempfile`) is
@@ -103,31 +113,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// The first non-finite value of an `F32`/`F64` tensor in a safetensors buffer, as
-/// `(tensor name, element index, value)`.
+/// The first non-finite value of an `F32`/`F64` tensor in a safetensors buffer (tensors in name
+/// order), as `(tensor name, element index, value)`. The buffer is validated by the
+/// `safetensors` crate (header, offsets, sizes) first.
 pub fn first_non_finite(bytes: &[u8]) -> std::result::Result<Option<(String, usize, f64)>, String> {
-    let n = u64::from_le_bytes(
-        bytes.get(..8).ok_or("shorter than the 8-byte header length")?.try_into().map_err(|_| "header")?,
-    ) as usize;
-    let header = bytes.get(8..8usize.saturating_add(n)).ok_or_else(|| format!("header length {n} exceeds the file"))?;
-    let json: serde_json::Value = serde_json::from_slice(header).map_err(|e| format!("header is not JSON: {e}"))?;
-    let data = &bytes[8 + n..];
-    let Some(tensors) = json.as_object() else { return Err("header is not a JSON object".into()) };
-    for (name, t) in tensors.iter().filter(|(k, _)| k.as_str() != "__metadata__") {
-        let dtype = t.get("dtype").and_then(|d| d.as_str()).unwrap_or("");
-        let offsets = t
-            .get("data_offsets")
-            .and_then(|o| o.as_array())
-            .and_then(|o| Some((o.first()?.as_u64()? as usize, o.get(1)?.as_u64()? as usize)));
-        let Some((a, b)) = offsets else { return Err(format!("tensor `{name}`: no data_offsets")) };
-        let raw = data.get(a..b).ok_or_else(|| format!("tensor `{name}`: data_offsets {a}..{b} exceed the file"))?;
-        let found = match dtype {
-            "F32" => raw
+    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    let mut tensors = file.tensors();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, view) in tensors {
+        let raw = view.data();
+        let found = match view.dtype() {
+            safetensors::Dtype::F32 => raw
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
                 .enumerate()
                 .find(|(_, v)| !v.is_finite()),
-            "F64" => raw
+            safetensors::Dtype::F64 => raw
                 .chunks_exact(8)
                 .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
                 .enumerate()
@@ -135,7 +136,7 @@ pub fn first_non_finite(bytes: &[u8]) -> std::result::Result<Option<(String, usi
             _ => None,
         };
         if let Some((i, v)) = found {
-            return Ok(Some((name.clone(), i, v)));
+            return Ok(Some((name, i, v)));
         }
     }
     Ok(None)
