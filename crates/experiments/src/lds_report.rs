@@ -54,6 +54,9 @@ pub struct LdsReport {
     pub methods: Vec<LdsMethod>,
 }
 
+/// One subset model's row: (subset j, the test points, their logits).
+type SubsetOutputs<'a> = (usize, &'a [usize], &'a [Vec<f32>]);
+
 /// Resamples of the two-stage bootstrap.
 const RESAMPLES: usize = 2000;
 
@@ -63,8 +66,7 @@ const RESAMPLES: usize = 2000;
 pub fn summarize_lds(cfg: &ExperimentConfig, rows: &[Row]) -> Result<LdsReport> {
     let lds_cfg = cfg.lds.as_ref().ok_or_else(|| ExperimentError::config("lds", "not an LDS experiment"))?;
     let mut nets = Vec::new();
-    // net -> [(subset j, tests, logits)]
-    let mut subsets: BTreeMap<u64, Vec<(usize, &[usize], &[Vec<f32>])>> = BTreeMap::new();
+    let mut subsets: BTreeMap<u64, Vec<SubsetOutputs>> = BTreeMap::new();
     let mut subset_seconds = Vec::new();
     for r in rows {
         match r {

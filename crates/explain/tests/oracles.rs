@@ -305,7 +305,7 @@ fn top_k_is_ordered_and_stable() {
         "scores": {"dtype": "F64", "shape": [5], "data_offsets": [0, 40]},
     });
     let mut header = serde_json::to_vec(&meta).unwrap();
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(b' ');
     }
     let mut expected = (header.len() as u64).to_le_bytes().to_vec();

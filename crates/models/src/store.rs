@@ -31,7 +31,7 @@ pub fn canonical_header(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> 
     // serde_json's Map is a BTreeMap (no `preserve_order`): serialising sorts every object.
     let value: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).map_err(|e| e.to_string())?;
     let mut text = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - 8 - n);
