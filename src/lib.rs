@@ -15,4 +15,5 @@ pub use genrep_data as data;
 pub use genrep_experiments as experiments;
 pub use genrep_explain as explain;
 pub use genrep_models as models;
+pub use genrep_render as render;
 pub use genrep_trainer as trainer;

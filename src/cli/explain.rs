@@ -3,9 +3,8 @@
 use anyhow::Context as _;
 use clap::Args;
 use genrep::data::DataDir;
-use genrep::explain::{
-    explain, parse_method_spec, render, Checkpoints, Context, ExplainOptions, Polarity, METHOD_HELP,
-};
+use genrep::explain::{explain, parse_method_spec, Checkpoints, Context, ExplainOptions, Polarity, METHOD_HELP};
+use genrep::render;
 use genrep::trainer::{misclassified, LoadedRun};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};

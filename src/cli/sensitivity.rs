@@ -3,8 +3,9 @@
 use super::explain::load_run;
 use clap::Args;
 use genrep::explain::sensitivity::representer_sensitivity;
-use genrep::explain::{explain, render, representer_alpha, Context, ExplainOptions, Method, Polarity};
+use genrep::explain::{explain, representer_alpha, Context, ExplainOptions, Method, Polarity};
 use genrep::models::Classifier;
+use genrep::render;
 use genrep::trainer::LoadedRun;
 use std::path::{Path, PathBuf};
 

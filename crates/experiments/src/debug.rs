@@ -318,7 +318,7 @@ pub fn write_debug(out: &std::path::Path, r: &DebugReport) -> Result<()> {
         &mut r.curves.iter().flat_map(|c| c.accuracy.iter().map(|&(a, b)| (c.method.clone(), a, b))),
     )?;
     let series: Vec<(String, Vec<(f64, f64)>)> = r.curves.iter().map(|c| (c.method.clone(), c.found.clone())).collect();
-    let img = genrep_explain::render::line_chart(
+    let img = genrep_render::line_chart(
         &format!("{}: flipped labels found ({} of {})", r.config.task, r.flipped, r.n),
         &series,
         (0.0, 1.0),
@@ -327,8 +327,7 @@ pub fn write_debug(out: &std::path::Path, r: &DebugReport) -> Result<()> {
         "fraction of flipped labels found",
     );
     let png = out.join("debug-curves.png");
-    genrep_explain::render::save_png(&img, &png)
-        .map_err(|e| ExperimentError::io(&png, std::io::Error::other(e.to_string())))?;
+    genrep_render::save_png(&img, &png).map_err(|e| ExperimentError::io(&png, std::io::Error::other(e.to_string())))?;
     let json = serde_json::to_string_pretty(r).map_err(|e| ExperimentError::config("debug", e.to_string()))?;
     write("debug.json", json.as_bytes())
 }

@@ -17,7 +17,6 @@ pub mod importance;
 pub mod kernel;
 pub mod method;
 pub mod params;
-pub mod render;
 pub mod self_influence;
 pub mod sensitivity;
 pub mod solve;

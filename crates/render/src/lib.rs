@@ -1,4 +1,7 @@
-//! Rendering of explanations for people: PNG grids for image tasks and Markdown tables for text
+//! # genrep-render
+//!
+//! Rendering of explanations for people (its own crate so that a library user who only wants
+//! scores does not compile `image`): PNG grids for image tasks and Markdown tables for text
 //! tasks.
 //!
 //! * [`image_rgb`] turns one normalised example of an image split back into an RGB image.
@@ -10,8 +13,8 @@
 //! Every function returns a [`RenderError`] (never panics) on out-of-range indices, the wrong
 //! kind of split, or malformed [`Examples`].
 
-use crate::attribution::{Attribution, Polarity, Ranked};
 use genrep_data::{Examples, Inputs};
+use genrep_explain::{Attribution, Polarity, Ranked};
 use image::{Rgb, RgbImage};
 use std::path::{Path, PathBuf};
 

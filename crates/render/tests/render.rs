@@ -2,8 +2,8 @@
 //! documented grid dimensions, errors instead of panics, Markdown escaping, atomic PNG saving.
 
 use genrep_data::{Examples, Inputs};
-use genrep_explain::render::{explanation_grid, explanation_markdown, image_rgb, save_png, RenderError};
 use genrep_explain::Attribution;
+use genrep_render::{explanation_grid, explanation_markdown, image_rgb, save_png, RenderError};
 
 const MNIST_MEAN: f32 = 0.1307;
 const MNIST_STD: f32 = 0.3081;
