@@ -20,6 +20,7 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
 use clap::{Args, Subcommand};
 use genrep::data::{DataDir, Examples, Inputs};
+use genrep::experiments::stats::Summary;
 use genrep::models::{parse_device, Classifier, Input, Model, ModelSpec};
 use genrep::trainer::loss::{linear_surrogate, softmax_cross_entropy};
 use genrep::trainer::{fit, try_init_seeded, Engine, FitOptions, OptimizerConfig, TrainConfig};
@@ -93,28 +94,6 @@ pub fn run(cmd: BenchCommand, data_dir: Option<&Path>) -> anyhow::Result<()> {
     }
 }
 
-/// Summary statistics of a sample.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Stats {
-    pub median: f64,
-    pub mean: f64,
-    pub sd: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Stats {
-    pub fn of(xs: &[f64]) -> Self {
-        let mut s = xs.to_vec();
-        s.sort_by(f64::total_cmp);
-        let n = s.len();
-        let median = if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 };
-        let mean = s.iter().sum::<f64>() / n as f64;
-        let var = if n > 1 { s.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
-        Self { median, mean, sd: var.sqrt(), min: s[0], max: s[n - 1] }
-    }
-}
-
 /// The first `n` examples of `ex`, cycling through it if it has fewer.
 fn take_cycled(ex: &Examples, n: usize) -> Examples {
     let idx: Vec<usize> = (0..n).map(|i| i % ex.len()).collect();
@@ -182,7 +161,7 @@ struct DeviceResult {
     warmup_steps: usize,
     reps: usize,
     examples_per_s: Vec<f64>,
-    stats: Stats,
+    stats: Summary,
     ms_per_step_median: f64,
     gflops_median: Option<f64>,
 }
@@ -271,7 +250,7 @@ fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
             );
             rates.push(rate);
         }
-        let stats = Stats::of(&rates);
+        let stats = Summary::of(&rates);
         let result = DeviceResult {
             device: name.clone(),
             task: task.spec.to_string(),
@@ -376,7 +355,7 @@ fn profile_step(
     }
     // Drop the first pass over the batches (warm-up of allocator and caches).
     let skip = batches.len();
-    let medians: Vec<f64> = times.iter().map(|t| Stats::of(&t[skip..]).median).collect();
+    let medians: Vec<f64> = times.iter().map(|t| Summary::of(&t[skip..]).median).collect();
     let total: f64 = medians.iter().sum();
     println!("profile [{name}] one step, median over {} steps (ms):", times[0].len() - skip);
     for (p, m) in phases.iter().zip(&medians) {
@@ -431,7 +410,7 @@ fn profile_layers(
             sync()?;
             v.push(t.elapsed().as_secs_f64() * 1e3);
         }
-        Ok(Stats::of(&v).median)
+        Ok(Summary::of(&v).median)
     };
     type Case<'a> = (&'static str, Box<dyn Fn() + 'a>, Box<dyn Fn() + 'a>);
     let x_in = to_ad4(&x0, false);

@@ -10,9 +10,9 @@
 //! the training set). Peak memory is the process's resident high-water mark (`VmHWM`), reset
 //! through `/proc/self/clear_refs` before each method (Linux; blank elsewhere).
 
-use super::bench::Stats;
 use super::explain::load_run;
 use clap::Args;
+use genrep::experiments::stats::Summary;
 use genrep::explain::{explain, representer_alpha, Checkpoints, Context, ExplainOptions, Kernel, Method};
 use genrep::trainer::LoadedRun;
 use std::path::{Path, PathBuf};
@@ -50,9 +50,9 @@ pub struct ExplainBenchArgs {
 #[derive(Debug, serde::Serialize)]
 struct MethodCost {
     method: String,
-    per_test: Stats,
-    fine_tune: Option<Stats>,
-    computation: Option<Stats>,
+    per_test: Summary,
+    fine_tune: Option<Summary>,
+    computation: Option<Summary>,
     batched_seconds: Option<f64>,
     peak_rss_mib: Option<f64>,
 }
@@ -127,9 +127,9 @@ pub fn run(args: ExplainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()
         };
         costs.push(MethodCost {
             method: name.clone(),
-            per_test: Stats::of(&per_test),
-            fine_tune: (!fine.is_empty()).then(|| Stats::of(&fine)),
-            computation: (!comp.is_empty()).then(|| Stats::of(&comp)),
+            per_test: Summary::of(&per_test),
+            fine_tune: (!fine.is_empty()).then(|| Summary::of(&fine)),
+            computation: (!comp.is_empty()).then(|| Summary::of(&comp)),
             batched_seconds,
             peak_rss_mib: peak_mib(),
         });

@@ -9,9 +9,9 @@
 //! call; the summary is examples/s (median over repetitions) and the ratios, with the largest
 //! disagreement with the batch-1 path relative to the largest |score| as a correctness check.
 
-use super::bench::Stats;
 use super::explain::load_run;
 use clap::Args;
+use genrep::experiments::stats::Summary;
 use genrep::explain::{subset, GradientKernel, Kernel, Preconditioner, TestPoint};
 use genrep::models::Classifier;
 use genrep::trainer::LoadedRun;
@@ -47,9 +47,9 @@ struct GradsBench {
     architecture: String,
     examples: usize,
     tests: usize,
-    batch1_examples_per_s: Stats,
-    burn_batched_examples_per_s: Stats,
-    fused_examples_per_s: Option<Stats>,
+    batch1_examples_per_s: Summary,
+    burn_batched_examples_per_s: Summary,
+    fused_examples_per_s: Option<Summary>,
     max_rel_diff: f64,
 }
 
@@ -113,8 +113,8 @@ pub fn run(args: GradsBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> 
         slow.iter().flatten().zip(x.iter().flatten()).fold(0.0f64, |m, (a, b)| m.max((a - b).abs())) / scale
     };
     let max_rel_diff = fused_run.as_ref().map(|f| diff(&f.1)).unwrap_or(0.0).max(diff(&burn));
-    let (s, b) = (Stats::of(&slow_rates), Stats::of(&burn_rates));
-    let f = fused_run.as_ref().map(|r| Stats::of(&r.0));
+    let (s, b) = (Summary::of(&slow_rates), Summary::of(&burn_rates));
+    let f = fused_run.as_ref().map(|r| Summary::of(&r.0));
     println!("| path | examples/s (median) | mean ± sd | min-max | vs batch-1 |");
     println!("|---|---|---|---|---|");
     let rows = [

@@ -78,6 +78,38 @@ pub fn cluster_bootstrap<R>(groups: &[Vec<R>], resamples: usize, seed: u64, stat
     (q(0.025), q(0.975))
 }
 
+/// Summary statistics of a sample (benchmark timings): median, mean, sample sd (n - 1), range.
+/// An empty sample gives NaN everywhere.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Summary {
+    /// Median (the mean of the two middle values for an even count).
+    pub median: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation (0 for one value).
+    pub sd: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+}
+
+impl Summary {
+    /// The summary of `xs`.
+    pub fn of(xs: &[f64]) -> Self {
+        let mut s = xs.to_vec();
+        s.sort_by(f64::total_cmp);
+        let n = s.len();
+        if n == 0 {
+            return Self { median: f64::NAN, mean: f64::NAN, sd: f64::NAN, min: f64::NAN, max: f64::NAN };
+        }
+        let median = if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 };
+        let mean = s.iter().sum::<f64>() / n as f64;
+        let var = if n > 1 { s.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
+        Self { median, mean, sd: var.sqrt(), min: s[0], max: s[n - 1] }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +140,14 @@ mod tests {
         let (c, d) = cluster_bootstrap(&spread, 500, 1, mean);
         assert!(c < 0.9 && d > 0.9 && d - c > 0.4, "{c} {d}");
         assert_eq!(cluster_bootstrap(&spread, 500, 1, mean), (c, d), "seeded");
+    }
+
+    #[test]
+    fn summary_of_known_samples() {
+        let s = Summary::of(&[4.0, 1.0, 3.0, 2.0]);
+        assert_eq!((s.median, s.mean, s.min, s.max), (2.5, 2.5, 1.0, 4.0));
+        assert!((s.sd - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert_eq!(Summary::of(&[7.0]).sd, 0.0);
+        assert!(Summary::of(&[]).median.is_nan());
     }
 }
