@@ -317,17 +317,27 @@ pub fn write_debug(out: &std::path::Path, r: &DebugReport) -> Result<()> {
         ["method", "fraction_checked", "test_accuracy"],
         &mut r.curves.iter().flat_map(|c| c.accuracy.iter().map(|&(a, b)| (c.method.clone(), a, b))),
     )?;
-    let series: Vec<(String, Vec<(f64, f64)>)> = r.curves.iter().map(|c| (c.method.clone(), c.found.clone())).collect();
-    let img = genrep_render::line_chart(
-        &format!("{}: flipped labels found ({} of {})", r.config.task, r.flipped, r.n),
-        &series,
-        (0.0, 1.0),
-        (0.0, 1.0),
-        "fraction of training data checked",
-        "fraction of flipped labels found",
-    );
+    let chart = genrep_render::LineChart {
+        title: format!("{}: flipped labels found ({} of {})", r.config.task, r.flipped, r.n),
+        x_label: "fraction of training data checked".into(),
+        y_label: "fraction of flipped labels found".into(),
+        series: r
+            .curves
+            .iter()
+            .map(|c| genrep_render::Series {
+                name: format!("{} (ROC AUC {:.3})", c.method, c.roc_auc),
+                points: c.found.clone(),
+                half_widths: None,
+            })
+            .collect(),
+        x_range: Some((0.0, 1.0)),
+        y_range: Some((0.0, 1.0)),
+    };
+    let failed = |e: genrep_render::ChartError| ExperimentError::config("debug", e.to_string());
+    write("debug-curves.svg", chart.to_svg().map_err(failed)?.as_bytes())?;
     let png = out.join("debug-curves.png");
-    genrep_render::save_png(&img, &png).map_err(|e| ExperimentError::io(&png, std::io::Error::other(e.to_string())))?;
+    genrep_render::save_png(&chart.to_png().map_err(failed)?, &png)
+        .map_err(|e| ExperimentError::io(&png, std::io::Error::other(e.to_string())))?;
     let json = serde_json::to_string_pretty(r).map_err(|e| ExperimentError::config("debug", e.to_string()))?;
     write("debug.json", json.as_bytes())
 }

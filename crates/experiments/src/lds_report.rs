@@ -210,73 +210,37 @@ pub fn lds_markdown(report: &LdsReport) -> String {
     s
 }
 
-/// LDS per method as a bar chart with 95% Student-t whiskers (standalone SVG).
-pub fn svg_lds_bars(report: &LdsReport) -> String {
-    let bars: Vec<&LdsMethod> = report.methods.iter().filter(|m| m.pairs > 0).collect();
-    let (w, left, right, top, bottom, row) = (760.0, 190.0, 40.0, 40.0, 40.0, 26.0);
-    let h = top + bottom + row * bars.len().max(1) as f64;
-    let lo = bars.iter().map(|m| m.lds.0 - m.lds.1.max(0.0)).filter(|v| v.is_finite()).fold(0.0f64, f64::min);
-    let hi = bars.iter().map(|m| m.lds.0 + m.lds.1.max(0.0)).filter(|v| v.is_finite()).fold(0.0f64, f64::max);
-    let (lo, hi) = if hi - lo < 1e-9 { (lo - 1.0, hi + 1.0) } else { (lo, hi) };
-    let x = |v: f64| left + (w - left - right) * (v - lo) / (hi - lo);
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{}\" y=\"18\" text-anchor=\"middle\">LDS, {} (preset {}): mean over test points, 95% t interval</text>\n",
-        w / 2.0,
-        report.config.dataset.paper_name(),
-        report.config.preset
-    );
-    let _ = writeln!(s, "<line x1=\"{0}\" y1=\"{top}\" x2=\"{0}\" y2=\"{1}\" stroke=\"black\"/>", x(0.0), h - bottom);
-    for i in 0..=4 {
-        let v = lo + (hi - lo) * i as f64 / 4.0;
-        let _ = writeln!(
-            s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{v:.2}</text><line x1=\"{0}\" y1=\"{top}\" x2=\"{0}\" y2=\"{2}\" stroke=\"#ddd\"/>",
-            x(v),
-            h - bottom + 16.0,
-            h - bottom
-        );
+/// LDS per method as a horizontal bar chart with 95% Student-t whiskers.
+pub fn lds_chart(report: &LdsReport) -> genrep_render::BarChart {
+    genrep_render::BarChart {
+        title: format!(
+            "LDS, {} (preset {}): mean over test points, 95% t interval",
+            report.config.dataset.paper_name(),
+            report.config.preset
+        ),
+        x_label: "linear datamodeling score".into(),
+        bars: report
+            .methods
+            .iter()
+            .filter(|m| m.pairs > 0)
+            .map(|m| genrep_render::Bar { label: m.method.clone(), value: m.lds.0, half_width: Some(m.lds.1) })
+            .collect(),
     }
-    for (i, m) in bars.iter().enumerate() {
-        let y = top + row * i as f64;
-        let (a, b) = (x(0.0).min(x(m.lds.0)), x(0.0).max(x(m.lds.0)));
-        let _ = writeln!(
-            s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><rect x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#1f77b4\"/>",
-            left - 8.0,
-            y + row / 2.0 + 4.0,
-            m.method,
-            y + 4.0,
-            (b - a).max(0.5),
-            row - 8.0
-        );
-        if m.lds.1.is_finite() {
-            let (e0, e1, cy) = (x(m.lds.0 - m.lds.1), x(m.lds.0 + m.lds.1), y + row / 2.0);
-            let _ = writeln!(
-                s,
-                "<line x1=\"{e0:.1}\" y1=\"{cy:.1}\" x2=\"{e1:.1}\" y2=\"{cy:.1}\" stroke=\"black\"/>\
-                 <line x1=\"{e0:.1}\" y1=\"{:.1}\" x2=\"{e0:.1}\" y2=\"{:.1}\" stroke=\"black\"/>\
-                 <line x1=\"{e1:.1}\" y1=\"{:.1}\" x2=\"{e1:.1}\" y2=\"{:.1}\" stroke=\"black\"/>",
-                cy - 5.0,
-                cy + 5.0,
-                cy - 5.0,
-                cy + 5.0
-            );
-        }
-    }
-    s.push_str("</svg>\n");
-    s
 }
 
-/// Writes `report.md`, `lds.svg` and `summary.json` into `out` (atomically).
+/// Writes `report.md`, `lds.svg` / `lds.png` and `summary.json` into `out` (atomically).
 pub fn write_lds_report(out: &Path, report: &LdsReport) -> Result<()> {
     let write = |name: &str, bytes: &[u8]| {
         let p = out.join(name);
         genrep_models::write_atomic(&p, bytes).map_err(|e| ExperimentError::io(&p, e))
     };
     write("report.md", lds_markdown(report).as_bytes())?;
-    write("lds.svg", svg_lds_bars(report).as_bytes())?;
+    let chart = lds_chart(report);
+    let failed = |e: genrep_render::ChartError| ExperimentError::config("report", e.to_string());
+    write("lds.svg", chart.to_svg().map_err(failed)?.as_bytes())?;
+    let png = out.join("lds.png");
+    genrep_render::save_png(&chart.to_png().map_err(failed)?, &png)
+        .map_err(|e| ExperimentError::io(&png, std::io::Error::other(e.to_string())))?;
     let json = serde_json::to_string_pretty(report).map_err(|e| ExperimentError::config("report", e.to_string()))?;
     write("summary.json", json.as_bytes())
 }
@@ -336,7 +300,7 @@ mod tests {
         let flat = &r.methods[1];
         assert_eq!((flat.pairs, flat.undefined), (0, 2));
         assert!(lds_markdown(&r).contains("| `good` | 0.000 |"));
-        assert!(svg_lds_bars(&r).contains("good"));
+        assert_eq!(lds_chart(&r).bars.len(), 1, "only methods with an LDS get a bar");
         // A subset model without the ranked test point is an error, not a silent skip.
         if let Row::Subset { tests, .. } = &mut rows[1] {
             tests[1] = 8;

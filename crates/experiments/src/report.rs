@@ -552,88 +552,45 @@ pub fn kendall_tau(a: &[f64], b: &[f64]) -> f64 {
     }
 }
 
-/// Deletion curves (mean DEL against k, one line per method) as a standalone SVG.
-pub fn svg_curves(report: &Report) -> String {
-    let (w, h, left, right, top, bottom) = (760.0, 440.0, 60.0, 230.0, 30.0, 50.0);
-    let lines: Vec<&MethodSummary> = report.methods.iter().filter(|m| m.pairs > 0).collect();
-    let kmax = report.ks.iter().copied().max().unwrap_or(1).max(1) as f64;
-    let vals = lines.iter().flat_map(|m| m.curve.iter().map(|c| c.1));
-    let (mut lo, mut hi) = vals.fold((0.0f64, 0.0f64), |(l, h), v| (l.min(v), h.max(v)));
-    if hi - lo < 1e-9 {
-        hi += 1.0;
-        lo -= 1.0;
+/// Deletion curves: mean DEL against k, one line per method (legend: the method and its
+/// AUC-DEL), with 95% Student-t interval bars at each k.
+pub fn deletion_chart(report: &Report) -> genrep_render::LineChart {
+    genrep_render::LineChart {
+        title: format!(
+            "Deletion curves, {} (preset {}): mean DEL(x, k) in logits",
+            report.config.dataset.paper_name(),
+            report.config.preset
+        ),
+        x_label: "k (training points removed)".into(),
+        y_label: "mean DEL(x, k)".into(),
+        series: report
+            .methods
+            .iter()
+            .filter(|m| m.pairs > 0)
+            .map(|m| genrep_render::Series {
+                name: format!("{} ({:.2})", m.method, m.auc_del.0),
+                points: m.curve.iter().map(|c| (c.0 as f64, c.1)).collect(),
+                half_widths: Some(m.curve.iter().map(|c| c.2).collect()),
+            })
+            .collect(),
+        x_range: None,
+        y_range: None,
     }
-    let x = |k: f64| left + (w - left - right) * k / kmax;
-    let y = |v: f64| top + (h - top - bottom) * (hi - v) / (hi - lo);
-    let colors = [
-        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-        "#000000", "#aa3377",
-    ];
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{}\" y=\"18\" text-anchor=\"middle\">Deletion curves, {} (preset {}): mean DEL(x, k) in logits</text>\n",
-        (w - right + left) / 2.0,
-        report.config.dataset.paper_name(),
-        report.config.preset
-    );
-    // Axes, zero line and ticks.
-    let _ = writeln!(
-        s,
-        "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/><line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" stroke=\"black\"/>",
-        h - bottom,
-        w - right,
-        h - bottom,
-        h - bottom
-    );
-    let _ = writeln!(
-        s,
-        "<line x1=\"{left}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#bbb\" stroke-dasharray=\"4 3\"/>",
-        y(0.0),
-        w - right
-    );
-    for k in std::iter::once(0).chain(report.ks.iter().copied()) {
-        let _ =
-            writeln!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{k}</text>", x(k as f64), h - bottom + 16.0);
-    }
-    for i in 0..=4 {
-        let v = lo + (hi - lo) * i as f64 / 4.0;
-        let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{v:.2}</text>", left - 6.0, y(v) + 4.0);
-    }
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">k (training points removed)</text>",
-        (w - right + left) / 2.0,
-        h - 12.0
-    );
-    for (i, m) in lines.iter().enumerate() {
-        let c = colors[i % colors.len()];
-        let pts: Vec<String> = m.curve.iter().map(|p| format!("{:.1},{:.1}", x(p.0 as f64), y(p.1))).collect();
-        let _ = writeln!(s, "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"2\" points=\"{}\"/>", pts.join(" "));
-        let ly = top + 10.0 + 18.0 * i as f64;
-        let _ = writeln!(
-            s,
-            "<line x1=\"{0}\" y1=\"{ly}\" x2=\"{1}\" y2=\"{ly}\" stroke=\"{c}\" stroke-width=\"3\"/><text x=\"{2}\" y=\"{3}\">{4} ({5:.2})</text>",
-            w - right + 12.0,
-            w - right + 32.0,
-            w - right + 38.0,
-            ly + 4.0,
-            m.method,
-            m.auc_del.0
-        );
-    }
-    s.push_str("</svg>\n");
-    s
 }
 
-/// Writes `report.md`, `deletion-curves.svg` and `summary.json` into `out` (atomically).
+/// Writes `report.md`, `deletion-curves.svg` / `.png` and `summary.json` into `out` (atomically).
 pub fn write_report(out: &Path, report: &Report) -> Result<()> {
     let write = |name: &str, bytes: &[u8]| {
         let p = out.join(name);
         genrep_models::write_atomic(&p, bytes).map_err(|e| ExperimentError::io(&p, e))
     };
     write("report.md", markdown(report).as_bytes())?;
-    write("deletion-curves.svg", svg_curves(report).as_bytes())?;
+    let chart = deletion_chart(report);
+    let failed = |e: genrep_render::ChartError| ExperimentError::config("report", e.to_string());
+    write("deletion-curves.svg", chart.to_svg().map_err(failed)?.as_bytes())?;
+    let png = out.join("deletion-curves.png");
+    genrep_render::save_png(&chart.to_png().map_err(failed)?, &png)
+        .map_err(|e| ExperimentError::io(&png, std::io::Error::other(e.to_string())))?;
     let json = serde_json::to_string_pretty(report).map_err(|e| ExperimentError::config("report", e.to_string()))?;
     write("summary.json", json.as_bytes())
 }

@@ -14,6 +14,9 @@
 //! kind of split, or malformed [`Examples`].
 
 use genrep_data::{Examples, Inputs};
+pub mod chart;
+
+pub use chart::{Bar, BarChart, ChartError, LineChart, Series};
 use genrep_explain::{Attribution, Polarity, Ranked};
 use image::{Rgb, RgbImage};
 use std::path::{Path, PathBuf};
@@ -712,71 +715,6 @@ pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
     img.write_with_encoder(image::codecs::png::PngEncoder::new(&mut buf))
         .map_err(|source| RenderError::Encode { path: path.to_path_buf(), source })?;
     genrep_models::write_atomic(path, &buf).map_err(|source| RenderError::Io { path: path.to_path_buf(), source })
-}
-
-/// A line chart: one polyline per series `(name, points)` on shared axes with ranges
-/// `x_range` and `y_range`, a legend, and the axis ends labelled. White background.
-pub fn line_chart(
-    title: &str,
-    series: &[(String, Vec<(f64, f64)>)],
-    x_range: (f64, f64),
-    y_range: (f64, f64),
-    x_label: &str,
-    y_label: &str,
-) -> RgbImage {
-    let (w, h) = (900u32, 560u32);
-    let (left, right, top, bottom) = (70u32, 250u32, 64u32, 60u32);
-    let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
-    let black = Rgb([0, 0, 0]);
-    let colors = [
-        Rgb([31, 119, 180]),
-        Rgb([255, 127, 14]),
-        Rgb([44, 160, 44]),
-        Rgb([214, 39, 40]),
-        Rgb([148, 103, 189]),
-        Rgb([140, 86, 75]),
-        Rgb([227, 119, 194]),
-        Rgb([127, 127, 127]),
-    ];
-    let span = |r: (f64, f64)| if (r.1 - r.0).abs() < 1e-12 { 1.0 } else { r.1 - r.0 };
-    let px = |x: f64| left as f64 + (w - left - right) as f64 * (x - x_range.0) / span(x_range);
-    let py = |y: f64| (h - bottom) as f64 - (h - top - bottom) as f64 * (y - y_range.0) / span(y_range);
-    let line = |img: &mut RgbImage, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c: Rgb<u8>, thick: i64| {
-        let steps = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
-        for s in 0..=steps {
-            let t = s as f64 / steps as f64;
-            let (x, y) = ((x0 + t * (x1 - x0)).round() as i64, (y0 + t * (y1 - y0)).round() as i64);
-            for dx in -thick..=thick {
-                for dy in -thick..=thick {
-                    let (a, b) = (x + dx, y + dy);
-                    if a >= 0 && b >= 0 && (a as u32) < w && (b as u32) < h {
-                        img.put_pixel(a as u32, b as u32, c);
-                    }
-                }
-            }
-        }
-    };
-    let (x0, x1, y0, y1) = (px(x_range.0), px(x_range.1), py(y_range.0), py(y_range.1));
-    line(&mut img, (x0, y0), (x1, y0), black, 0);
-    line(&mut img, (x0, y0), (x0, y1), black, 0);
-    draw_text(&mut img, 4, 6, title, black);
-    draw_text(&mut img, left, h - bottom + 8, &format!("{:.2}", x_range.0), black);
-    let xr = format!("{:.2}", x_range.1);
-    draw_text(&mut img, (x1 as u32).saturating_sub(CHAR_W * xr.len() as u32), h - bottom + 8, &xr, black);
-    draw_text(&mut img, left, h - bottom + 30, x_label, black);
-    draw_text(&mut img, 4, (y0 as u32).saturating_sub(8), &format!("{:.2}", y_range.0), black);
-    draw_text(&mut img, 4, y1 as u32, &format!("{:.2}", y_range.1), black);
-    draw_text(&mut img, 4, 30, y_label, black);
-    for (k, (name, pts)) in series.iter().enumerate() {
-        let c = colors[k % colors.len()];
-        for p in pts.windows(2) {
-            line(&mut img, (px(p[0].0), py(p[0].1)), (px(p[1].0), py(p[1].1)), c, 1);
-        }
-        let ly = top + 10 + 24 * k as u32;
-        line(&mut img, ((w - right + 12) as f64, ly as f64 + 6.0), ((w - right + 40) as f64, ly as f64 + 6.0), c, 2);
-        draw_text(&mut img, w - right + 48, ly, name, black);
-    }
-    img
 }
 
 /// A sensitivity map (Yeh et al. 2018, Section 4.4) as a picture: the test image (blue
