@@ -1,71 +1,9 @@
-//! Global importances `alpha_i` (an `[n, C]` row-major matrix) of Tsai et al. 2023, Section 4.
+//! The surrogate derivative (Tsai et al. 2023, Eqns 8-9; Yeh et al. 2018, Theorem 3.1): a
+//! kernel machine fitted to the model's outputs with an L2 penalty, whose stationarity condition
+//! gives the importances.
 
+use super::softmax_rows;
 use crate::error::{ExplainError, Result};
-use genrep_trainer::loss::softmax_cross_entropy;
-use genrep_trainer::TrainingRecord;
-
-/// Target derivative (Eqn 7): `alpha_i = -dL(f(x_i), y_i)/df(x_i) = -(softmax(f(x_i)) - e_{y_i})`.
-pub fn target_derivative(logits: &[f32], labels: &[usize], num_classes: usize) -> Vec<f64> {
-    softmax_cross_entropy(logits, labels, num_classes).dloss_dlogits.iter().map(|&g| -(g as f64)).collect()
-}
-
-/// Tracking representer (Eqn 10): `alpha_i = -sum_{t: i in B_t} (eta_t/|B_t|) dL(f^{(t-1)}(x_i), y_i)/df`,
-/// read from the run's [`TrainingRecord`].
-pub fn tracking(record: &TrainingRecord) -> Vec<f64> {
-    record.tracking_sum.iter().map(|a| -a).collect()
-}
-
-/// What a global importance may look at: the trained model's logits on the training split, the
-/// labels, and the run's training record.
-pub struct ImportanceInputs<'a> {
-    /// `[n, C]` logits of the final model on the training split.
-    pub logits: &'a [f32],
-    /// Training labels.
-    pub labels: &'a [usize],
-    /// Number of classes `C`.
-    pub num_classes: usize,
-    /// The run's training record, when there is one.
-    pub record: Option<&'a TrainingRecord>,
-}
-
-/// A global importance `alpha` (Section 4 of Tsai et al. 2023): one weight per training example
-/// and class, `[n, C]` row-major. Implement it to try a new importance with any
-/// [`crate::Kernel`] through [`crate::Explainer::explain_with`], which computes
-/// `phi(x_i -> x) = sum_c' alpha_{i,c'} K_{c',c}(x_i, x)` (Eqn 4).
-pub trait GlobalImportance {
-    /// Name for reports.
-    fn name(&self) -> String;
-    /// `[n, C]` importances.
-    fn alpha(&self, inputs: &ImportanceInputs<'_>) -> Result<Vec<f64>>;
-}
-
-/// [`target_derivative`] as a [`GlobalImportance`].
-pub struct TargetDerivative;
-
-impl GlobalImportance for TargetDerivative {
-    fn name(&self) -> String {
-        "target".into()
-    }
-    fn alpha(&self, x: &ImportanceInputs<'_>) -> Result<Vec<f64>> {
-        Ok(target_derivative(x.logits, x.labels, x.num_classes))
-    }
-}
-
-/// [`tracking`] as a [`GlobalImportance`] (needs the training record).
-pub struct Tracking;
-
-impl GlobalImportance for Tracking {
-    fn name(&self) -> String {
-        "tracking".into()
-    }
-    fn alpha(&self, x: &ImportanceInputs<'_>) -> Result<Vec<f64>> {
-        let record = x.record.ok_or_else(|| ExplainError::Missing {
-            method: "tracking".into(),
-            what: "the run's training record".into(),
-        })?;
-        Ok(tracking(record))
-    }
-}
 
 /// How the surrogate fit ended.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -154,17 +92,6 @@ pub fn refit_last_layer(
     let converged = gnorm(&g) <= tol * (2.0 * lambda * gnorm(&theta)).max(1.0);
     let report = SurrogateReport { iterations, grad_norm: gnorm(&g), fit_residual: 0.0, converged };
     Ok((alpha, theta, report))
-}
-
-/// Row-wise softmax of `[n, C]` logits, in f64 (max-subtracted).
-pub fn softmax_rows(logits: &[f32], c: usize) -> Vec<f64> {
-    let mut out = Vec::with_capacity(logits.len());
-    for row in logits.chunks(c) {
-        let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-        let z: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
-        out.extend(row.iter().map(|&v| (v as f64 - m).exp() / z));
-    }
-    out
 }
 
 /// The regularised soft-target cross-entropy of a linear head on fixed features.

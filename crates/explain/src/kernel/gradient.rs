@@ -1,138 +1,23 @@
-//! Kernels `K(x_i, x) = <Phi(x_i), Phi(x)>` (Tsai et al. 2023, Section 5) and their
-//! contraction with global importances: `phi(x_i -> x) = sum_c' alpha_{i,c'} K_{c',c}(x_i, x)`.
+//! Gradient kernels (Tsai et al. 2023, Sections 5.2-5.3): the neural tangent kernel
+//! `<df(x_i)/dtheta, df(x)/dtheta>` at a checkpoint and the influence kernel
+//! `g_i^T (H + damping I)^{-1} g` over all parameters (Gauss-Newton curvature, CG or LiSSA).
 
+use super::Kernel;
 use crate::context::TestPoint;
 use crate::error::{ExplainError, Result};
 use crate::grads::{batch_grad_from_logits, weighted_output_grad};
 use crate::params::{dot, flat_values, shifted};
-use crate::solve::{cholesky, cholesky_solve, conjugate_gradient, CgReport};
+use crate::solve::{conjugate_gradient, CgReport};
 use burn::prelude::*;
 use genrep_data::Examples;
 use genrep_models::{Classifier, FastNet, Input};
 use genrep_trainer::loss::softmax_cross_entropy;
-use genrep_trainer::{predict_logits, predict_logits_with, Engine};
+use genrep_trainer::{predict_logits_with, Engine};
 
 /// Relative step of the central-difference Jacobian-vector products of
 /// [`GradientKernel::gnvp`] for models without an exact forward mode (custom architectures;
 /// the built-in models use their exact JVP).
 pub const GN_FD_STEP: f64 = 1e-5;
-
-/// A kernel contracted with importances: the seam for new kernels.
-pub trait Kernel {
-    /// Name for reports (`ll`, `ntk`, `inf`, ...).
-    fn name(&self) -> String;
-
-    /// For every test point `t`, the vector over training examples
-    /// `phi_i = sum_c' alpha[i, c'] K_{c', c_t}(x_i, x_t)`; `alpha` is `[n, C]` row-major.
-    /// `progress(done, total)` is called as training examples are processed.
-    fn contract(
-        &self,
-        alpha: &[f64],
-        tests: &[TestPoint],
-        progress: &mut dyn FnMut(usize, usize),
-    ) -> Result<Vec<Vec<f64>>>;
-}
-
-/// Penultimate features with a constant 1 appended (so the head's bias is part of the linear
-/// map): `[n, d+1]` row-major f64, computed in batches without autodiff.
-pub fn features_with_bias<M: Classifier>(model: &M, examples: &Examples, batch_size: usize) -> Vec<f64> {
-    let device = genrep_models::params::device_of(model);
-    let idx: Vec<usize> = (0..examples.len()).collect();
-    if let Some(fast) = Engine::Auto.fast_net(model, &device).filter(|f| f.check_inputs(examples).is_ok()) {
-        let f = fast.features(examples, &idx);
-        let d = f.len() / examples.len().max(1);
-        let mut out = Vec::with_capacity(examples.len() * (d + 1));
-        for row in f.chunks(d.max(1)) {
-            out.extend(row.iter().map(|&a| a as f64));
-            out.push(1.0);
-        }
-        return out;
-    }
-    let m = model.valid();
-    let device = device.inner();
-    let mut out = Vec::new();
-    for chunk in idx.chunks(batch_size.max(1)) {
-        let x = Input::gather(examples, chunk, &device);
-        let f = m.features(&x);
-        let d = f.dims()[1];
-        let v = genrep_models::params::f32_values(f.into_data());
-        for row in v.chunks(d) {
-            out.extend(row.iter().map(|&a| a as f64));
-            out.push(1.0);
-        }
-    }
-    out
-}
-
-/// Last-layer kernel: `Phi(x)` = penultimate features with 1 appended, block-diagonal over
-/// classes: `K_{c',c}(x_i, x) = [c' = c] <Phi(x_i), Phi(x)>`; for an explained score
-/// `s = w . f(x)`, `phi_i = (alpha_i . w) <Phi(x_i), Phi(x)>`.
-pub struct LastLayerKernel {
-    /// `[n, D]` training features.
-    pub train: Vec<f64>,
-    /// `[n_test, D]` test features (all of the test split).
-    pub test: Vec<f64>,
-    /// `D = d + 1`.
-    pub dim: usize,
-    /// Classes `C`.
-    pub num_classes: usize,
-}
-
-impl LastLayerKernel {
-    /// Features of `model` on both splits.
-    pub fn new<M: Classifier>(model: &M, train: &Examples, test: &Examples, batch_size: usize) -> Self {
-        Self {
-            train: features_with_bias(model, train, batch_size),
-            test: features_with_bias(model, test, batch_size),
-            dim: model.feature_dim() + 1,
-            num_classes: model.num_classes(),
-        }
-    }
-}
-
-impl LastLayerKernel {
-    /// Features of test example `index`, or an index error.
-    pub fn test_features(&self, index: usize) -> Result<&[f64]> {
-        let d = self.dim;
-        self.test.get(index * d..(index + 1) * d).ok_or(ExplainError::Index {
-            what: "test",
-            index,
-            len: self.test.len() / d,
-        })
-    }
-}
-
-impl Kernel for LastLayerKernel {
-    fn name(&self) -> String {
-        "ll".into()
-    }
-
-    fn contract(
-        &self,
-        alpha: &[f64],
-        tests: &[TestPoint],
-        progress: &mut dyn FnMut(usize, usize),
-    ) -> Result<Vec<Vec<f64>>> {
-        let (d, c) = (self.dim, self.num_classes);
-        let n = self.train.len() / d;
-        let mut out = Vec::new();
-        for t in tests {
-            let ft = self.test_features(t.index)?;
-            let w = t.weights(c);
-            out.push(
-                (0..n)
-                    .map(|i| {
-                        let fi = &self.train[i * d..(i + 1) * d];
-                        let a: f64 = (0..c).map(|k| alpha[i * c + k] * w[k] as f64).sum();
-                        a * fi.iter().zip(ft).map(|(a, b)| a * b).sum::<f64>()
-                    })
-                    .collect(),
-            );
-        }
-        progress(n, n);
-        Ok(out)
-    }
-}
 
 /// How the test-side feature map of a gradient kernel is preconditioned.
 #[derive(Debug, Clone, PartialEq)]
@@ -516,111 +401,4 @@ fn scaled_rows(alpha: &[f64], block: &[usize], c: usize) -> (Vec<f32>, Vec<f64>)
         })
         .collect();
     (w, scales)
-}
-
-/// The influence kernel restricted to the last layer (head weights and bias, `(d+1) C`
-/// parameters), as Koh & Liang and the paper do for text models: `K = g_i^T (H + damping I)^{-1} g`
-/// with the exact Hessian of the mean training cross-entropy with respect to the head,
-/// `H = (1/n) sum_i (phi_i phi_i^T) (x) (diag(p_i) - p_i p_i^T)`. Solved by Cholesky when
-/// `(d+1) C <= 3000`, else by conjugate gradient with exact Hessian-vector products.
-pub struct LastLayerInfluenceKernel {
-    ll: LastLayerKernel,
-    probs: Vec<f64>,
-    damping: f64,
-}
-
-impl LastLayerInfluenceKernel {
-    /// Builds the kernel from the final model.
-    pub fn new<M: Classifier>(model: &M, train: &Examples, test: &Examples, damping: f64, batch_size: usize) -> Self {
-        let ll = LastLayerKernel::new(model, train, test, batch_size);
-        let c = ll.num_classes;
-        let device = genrep_models::params::device_of(model);
-        let probs = crate::importance::softmax_rows(&predict_logits(model, train, batch_size, &device), c);
-        Self { ll, probs, damping }
-    }
-
-    /// Exact `(H + damping I) v` for the head parameters (`v` indexed `j * C + k`).
-    pub fn hvp(&self, v: &[f64]) -> Vec<f64> {
-        let (d, c) = (self.ll.dim, self.ll.num_classes);
-        let n = self.ll.train.len() / d;
-        let mut out: Vec<f64> = v.iter().map(|x| self.damping * x).collect();
-        for i in 0..n {
-            let phi = &self.ll.train[i * d..(i + 1) * d];
-            let p = &self.probs[i * c..(i + 1) * c];
-            let z: Vec<f64> = (0..c).map(|k| (0..d).map(|j| phi[j] * v[j * c + k]).sum()).collect();
-            let pz: f64 = p.iter().zip(&z).map(|(a, b)| a * b).sum();
-            let hz: Vec<f64> = (0..c).map(|k| p[k] * (z[k] - pz)).collect();
-            for j in 0..d {
-                for k in 0..c {
-                    out[j * c + k] += phi[j] * hz[k] / n as f64;
-                }
-            }
-        }
-        out
-    }
-
-    /// The explicit `(H + damping I)` matrix, `[(d+1)C, (d+1)C]` row-major.
-    pub fn hessian(&self) -> Vec<f64> {
-        let p = self.ll.dim * self.ll.num_classes;
-        let mut h = vec![0.0; p * p];
-        let mut e = vec![0.0; p];
-        for col in 0..p {
-            e[col] = 1.0;
-            let hc = self.hvp(&e);
-            for row in 0..p {
-                h[row * p + col] = hc[row];
-            }
-            e[col] = 0.0;
-        }
-        h
-    }
-}
-
-impl Kernel for LastLayerInfluenceKernel {
-    fn name(&self) -> String {
-        "inf-ll".into()
-    }
-
-    fn contract(
-        &self,
-        alpha: &[f64],
-        tests: &[TestPoint],
-        progress: &mut dyn FnMut(usize, usize),
-    ) -> Result<Vec<Vec<f64>>> {
-        let (d, c) = (self.ll.dim, self.ll.num_classes);
-        let p = d * c;
-        let n = self.ll.train.len() / d;
-        let factor = if p <= 3000 {
-            let mut h = self.hessian();
-            cholesky(&mut h, p)?;
-            Some(h)
-        } else {
-            None
-        };
-        let mut out = Vec::new();
-        for t in tests {
-            let ft = self.ll.test_features(t.index)?;
-            let w = t.weights(c);
-            let mut b = vec![0.0; p];
-            for j in 0..d {
-                for k in 0..c {
-                    b[j * c + k] = ft[j] * w[k] as f64;
-                }
-            }
-            let u = match &factor {
-                Some(l) => cholesky_solve(l, p, &b),
-                None => conjugate_gradient(|v| self.hvp(v), &b, 1e-8, 1000)?.0,
-            };
-            out.push(
-                (0..n)
-                    .map(|i| {
-                        let phi = &self.ll.train[i * d..(i + 1) * d];
-                        (0..c).map(|k| alpha[i * c + k] * (0..d).map(|j| phi[j] * u[j * c + k]).sum::<f64>()).sum()
-                    })
-                    .collect(),
-            );
-        }
-        progress(n, n);
-        Ok(out)
-    }
 }
