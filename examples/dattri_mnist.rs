@@ -10,7 +10,7 @@
 //! points (default 100, 10 per class), and the LDS target is the explained score of each method
 //! (the logit margin of the class the model predicts) rather than minus the test loss.
 //!
-//! Run: `GENREP_DATA=/path/to/datasets cargo run --release --example dattri_mnist -- lr|mlp [M] [TESTS_PER_CLASS]`
+//! Run: `GENREP_DATA=/path/to/datasets cargo run --release --example dattri_mnist -- lr|mlp [M] [TESTS_PER_CLASS] [METHODS]`
 
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
@@ -19,9 +19,10 @@ use genrep::data::{build_task, DataDir, Examples, TaskOptions};
 use genrep::experiments::detection::roc_auc;
 use genrep::experiments::lds::{lds, subset};
 use genrep::experiments::stats::mean_ci;
+use genrep::explain::Checkpoints;
 use genrep::explain::{subset as pick, ExplainOptions, Explainer, Target};
-use genrep::models::{Classifier, Input};
-use genrep::trainer::{fit, init_seeded, predict_logits, FitOptions, OptimizerConfig, TrainConfig};
+use genrep::models::{load_weights, Classifier, Input};
+use genrep::trainer::{fit, init_seeded, predict_logits, FitOptions, OptimizerConfig, TrainConfig, TrainingRecord};
 use std::time::Instant;
 
 /// dattri's logistic regression: one linear layer on the flattened image (the "features" are
@@ -76,7 +77,7 @@ impl Classifier for Mlp {
 
 /// One of the two settings: its recipe, its methods, and how to train it from a seed.
 trait Setting {
-    type M: Classifier + Clone;
+    type M: Classifier + Clone + burn::store::ModuleSnapshot;
     fn init(seed: u64, device: &Device) -> Self::M;
     fn recipe() -> TrainConfig;
 }
@@ -124,7 +125,10 @@ impl Setting for MlpSetting {
 
 // `target:inf-ll` equals `influence` on the logistic regression (its last layer is the whole
 // model; measured equal to 3 decimals) at 15x the cost (CG on 7,850 parameters), so it is left out.
-const METHODS: [&str; 5] = ["random", "representer", "target:ntk-final", "influence", "trak:d=512"];
+// `tracincp` sums over the epoch checkpoints of the one training run (dattri's "TracIn" sums over
+// 10 independently seeded final models instead); `tracking:ntk-final` is exact for plain SGD
+// (the logistic regression), approximate with the MLP's momentum.
+const METHODS: &str = "random,representer,target:ntk-final,influence,trak:d=512,tracincp,tracking:ntk-final";
 
 fn accuracy<M: Classifier>(model: &M, ex: &Examples, device: &Device) -> f64 {
     let logits = predict_logits(model, ex, 256, device);
@@ -138,7 +142,7 @@ fn accuracy<M: Classifier>(model: &M, ex: &Examples, device: &Device) -> f64 {
     hits as f64 / ex.len() as f64
 }
 
-fn run<S: Setting>(name: &str, m: usize, tests_per_class: usize) -> anyhow::Result<()> {
+fn run<S: Setting>(name: &str, m: usize, tests_per_class: usize, method_list: &str) -> anyhow::Result<()> {
     let data = DataDir::resolve(None)?;
     let options =
         TaskOptions { train_per_class: Some(500), test_per_class: Some(tests_per_class), ..Default::default() };
@@ -148,7 +152,15 @@ fn run<S: Setting>(name: &str, m: usize, tests_per_class: usize) -> anyhow::Resu
     let recipe = S::recipe();
 
     let start = Instant::now();
-    let model = fit(S::init(0, &device), train, None, &recipe, &FitOptions::new(device.clone()), &mut [])?.model;
+    // Epoch checkpoints (for TracInCP) in a scratch directory, and the training record (for the
+    // tracking representer).
+    let cp_dir = std::env::temp_dir().join(format!("genrep-dattri-{}", std::process::id()));
+    let mut fo = FitOptions::new(device.clone());
+    fo.checkpoint_dir = Some(cp_dir.clone());
+    let mut record = TrainingRecord::new(n, 10, false);
+    let cfg = TrainConfig { checkpoint_every_epoch: true, ..recipe.clone() };
+    let outcome = fit(S::init(0, &device), train, None, &cfg, &fo, &mut [&mut record])?;
+    let (model, list) = (outcome.model, outcome.checkpoints);
     println!(
         "{name}: {n} training / {} test images; trained in {:.1}s: train accuracy {:.4}, test {:.4}",
         test.len(),
@@ -159,15 +171,24 @@ fn run<S: Setting>(name: &str, m: usize, tests_per_class: usize) -> anyhow::Resu
 
     // (1) LDS. Attributions of the model trained on everything, at every test point.
     let idx: Vec<usize> = (0..test.len()).collect();
-    let explainer = Explainer::new(model.clone(), train)?;
+    let load_device = device.clone();
+    let dir = cp_dir.clone();
+    let files: Vec<(String, String)> = list.iter().map(|c| (c.name.clone(), c.file.clone())).collect();
+    let load = move |cp: &str| -> genrep::explain::Result<S::M> {
+        let file = files.iter().find(|(n, _)| n == cp).map(|(_, f)| f.clone()).unwrap_or_else(|| cp.to_string());
+        let mut m = S::init(0, &load_device);
+        load_weights(&mut m, &dir.join(file))?;
+        Ok(m)
+    };
+    let explainer = Explainer::new(model.clone(), train)?
+        .with_record(record)?
+        .with_checkpoints(Checkpoints { list, load: Box::new(load) });
     let lissa = Explainer::new(model.clone(), train)?
         .with_options(ExplainOptions { lissa: Some(Default::default()), ..ExplainOptions::default() });
     let mut methods: Vec<(String, Vec<genrep::explain::Attribution>, f64)> = Vec::new();
-    for (label, method, ex) in METHODS.iter().map(|m| (m.to_string(), *m, &explainer)).chain(std::iter::once((
-        "influence (LiSSA)".to_string(),
-        "influence",
-        &lissa,
-    ))) {
+    let wanted: Vec<&str> = method_list.split(',').collect();
+    let lissa_run = wanted.contains(&"influence").then_some(("influence (LiSSA)".to_string(), "influence", &lissa));
+    for (label, method, ex) in wanted.iter().map(|m| (m.to_string(), *m, &explainer)).chain(lissa_run) {
         let t0 = Instant::now();
         let (attrs, _) = ex.explain(method, test, &idx, Target::Predicted)?;
         let secs = t0.elapsed().as_secs_f64();
@@ -244,6 +265,7 @@ fn run<S: Setting>(name: &str, m: usize, tests_per_class: usize) -> anyhow::Resu
     for (label, auc) in &detection {
         println!("| {label} | {auc:.3} |");
     }
+    let _ = std::fs::remove_dir_all(&cp_dir);
     Ok(())
 }
 
@@ -252,9 +274,10 @@ fn main() -> anyhow::Result<()> {
     let which = args.next().unwrap_or_else(|| "lr".into());
     let m: usize = args.next().map(|v| v.parse()).transpose()?.unwrap_or(50);
     let tests: usize = args.next().map(|v| v.parse()).transpose()?.unwrap_or(10);
+    let methods = args.next().unwrap_or_else(|| METHODS.into());
     match which.as_str() {
-        "lr" => run::<Lr>("MNIST-10 logistic regression", m, tests),
-        "mlp" => run::<MlpSetting>("MNIST-10 MLP", m, tests),
+        "lr" => run::<Lr>("MNIST-10 logistic regression", m, tests, &methods),
+        "mlp" => run::<MlpSetting>("MNIST-10 MLP", m, tests, &methods),
         other => anyhow::bail!("`{other}`: expected lr or mlp"),
     }
 }
