@@ -73,13 +73,13 @@ fn main() -> anyhow::Result<()> {
     for r in a.top_k(3, Polarity::Proponents) {
         println!(
             "  proponent train #{} (label {}) phi {:+.4}",
-            r.index, task.class_names[task.train.labels[r.index]], r.score
+            r.index, task.class_names[task.train.labels[r.index]], r.phi
         );
     }
     for r in a.top_k(3, Polarity::Opponents) {
         println!(
             "  opponent  train #{} (label {}) phi {:+.4}",
-            r.index, task.class_names[task.train.labels[r.index]], r.score
+            r.index, task.class_names[task.train.labels[r.index]], r.phi
         );
     }
     Ok(())

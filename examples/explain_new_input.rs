@@ -38,7 +38,7 @@ fn main() -> anyhow::Result<()> {
     println!("{input}: predicted {}, s(x) = {:.3}, sum phi = {:.3}", names[a.explained_class], a.score, a.total());
     for (title, pol) in [("proponents", Polarity::Proponents), ("opponents", Polarity::Opponents)] {
         for r in a.top_k(3, pol) {
-            println!("  {title}: train #{} ({}) phi {:+.4}", r.index, names[run.task.train.labels[r.index]], r.score);
+            println!("  {title}: train #{} ({}) phi {:+.4}", r.index, names[run.task.train.labels[r.index]], r.phi);
         }
     }
     Ok(())

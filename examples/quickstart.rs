@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
     for r in a.top_k(5, Polarity::Proponents) {
         println!(
             "  proponent train #{} ({}) phi {:+.4}",
-            r.index, run.task.class_names[run.task.train.labels[r.index]], r.score
+            r.index, run.task.class_names[run.task.train.labels[r.index]], r.phi
         );
     }
     Ok(())

@@ -210,10 +210,7 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         for (title, pol) in [("proponents", Polarity::Proponents), ("opponents", Polarity::Opponents)] {
             println!("  top {} {title}:", args.top);
             for r in a.top_k(args.top, pol) {
-                println!(
-                    "    train #{:<6} label {:<10} phi {:+.5}",
-                    r.index, names[task.train.labels[r.index]], r.score
-                );
+                println!("    train #{:<6} label {:<10} phi {:+.5}", r.index, names[task.train.labels[r.index]], r.phi);
             }
         }
         if let Some(p) = &args.png {

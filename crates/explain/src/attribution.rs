@@ -16,8 +16,9 @@ pub enum Polarity {
 pub struct Ranked {
     /// Index into the training split.
     pub index: usize,
-    /// Its attribution `phi(x_i -> x)`.
-    pub score: f64,
+    /// Its attribution `phi(x_i -> x)` (named apart from [`Attribution::score`], the explained
+    /// score `s(x)` itself).
+    pub phi: f64,
 }
 
 /// `phi(x_i -> x)` for one test point `x` and every training example `x_i`, with what was
@@ -66,7 +67,7 @@ impl Attribution {
             }
         };
         idx.sort_by(|a, b| key(a).total_cmp(&key(b)).then(a.cmp(b)));
-        idx.into_iter().take(k).map(|index| Ranked { index, score: self.scores[index] }).collect()
+        idx.into_iter().take(k).map(|index| Ranked { index, phi: self.scores[index] }).collect()
     }
 
     /// Training indices ordered from the most negative to the most positive attribution (the

@@ -15,7 +15,7 @@
 //! // Test point 17 of the run's task, explained at its predicted class.
 //! let (attrs, _) = explainer.explain("tracking:ntk-final", &run.task.test, &[17], Target::Predicted)?;
 //! for r in attrs[0].top_k(5, genrep_explain::Polarity::Proponents) {
-//!     println!("train #{} phi {:+.4}", r.index, r.score);
+//!     println!("train #{} phi {:+.4}", r.index, r.phi);
 //! }
 //! # Ok(()) }
 //! ```

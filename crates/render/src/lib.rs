@@ -569,7 +569,7 @@ pub fn explanation_grid(
         let y0 = PAD + header_h + PAD + r as u32 * (row_h as u32 + PAD);
         let title = if ranked.is_empty() { format!("{name}: none") } else { format!("top {} {name}", ranked.len()) };
         draw_text(&mut img, PAD, y0, &fit(&title, chars_fitting(width as u32 - 2 * PAD)), *ink);
-        for (c, Ranked { index, score }) in ranked.iter().enumerate() {
+        for (c, Ranked { index, phi: score }) in ranked.iter().enumerate() {
             let x = PAD + c as u32 * (col + PAD);
             let y = y0 + LINE_H;
             let tile = train_split.rgb(*index, "train")?;
@@ -642,7 +642,7 @@ fn md_table(out: &mut String, title: &str, ranked: &[Ranked], train: &Examples, 
             rank + 1,
             r.index,
             md_escape(&label, TABLE_TEXT_CHARS),
-            format_score(r.score, true),
+            format_score(r.phi, true),
             md_escape(text, TABLE_TEXT_CHARS)
         ));
     }
