@@ -333,11 +333,10 @@ pub fn write_debug(out: &std::path::Path, r: &DebugReport) -> Result<()> {
         x_range: Some((0.0, 1.0)),
         y_range: Some((0.0, 1.0)),
     };
-    let failed = |e: genrep_render::ChartError| ExperimentError::config("debug", e.to_string());
-    write("debug-curves.svg", chart.to_svg().map_err(failed)?.as_bytes())?;
-    let png = out.join("debug-curves.png");
-    genrep_render::save_png(&chart.to_png().map_err(failed)?, &png)
-        .map_err(|e| ExperimentError::io(&png, std::io::Error::other(e.to_string())))?;
+    {
+        use genrep_render::Chart as _;
+        chart.save(out, "debug-curves").map_err(|e| ExperimentError::config("debug", e.to_string()))?;
+    }
     let json = serde_json::to_string_pretty(r).map_err(|e| ExperimentError::config("debug", e.to_string()))?;
     write("debug.json", json.as_bytes())
 }

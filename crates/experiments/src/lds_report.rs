@@ -235,12 +235,10 @@ pub fn write_lds_report(out: &Path, report: &LdsReport) -> Result<()> {
         genrep_models::write_atomic(&p, bytes).map_err(|e| ExperimentError::io(&p, e))
     };
     write("report.md", lds_markdown(report).as_bytes())?;
-    let chart = lds_chart(report);
-    let failed = |e: genrep_render::ChartError| ExperimentError::config("report", e.to_string());
-    write("lds.svg", chart.to_svg().map_err(failed)?.as_bytes())?;
-    let png = out.join("lds.png");
-    genrep_render::save_png(&chart.to_png().map_err(failed)?, &png)
-        .map_err(|e| ExperimentError::io(&png, std::io::Error::other(e.to_string())))?;
+    {
+        use genrep_render::Chart as _;
+        lds_chart(report).save(out, "lds").map_err(|e| ExperimentError::config("report", e.to_string()))?;
+    }
     let json = serde_json::to_string_pretty(report).map_err(|e| ExperimentError::config("report", e.to_string()))?;
     write("summary.json", json.as_bytes())
 }

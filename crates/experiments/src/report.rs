@@ -585,12 +585,12 @@ pub fn write_report(out: &Path, report: &Report) -> Result<()> {
         genrep_models::write_atomic(&p, bytes).map_err(|e| ExperimentError::io(&p, e))
     };
     write("report.md", markdown(report).as_bytes())?;
-    let chart = deletion_chart(report);
-    let failed = |e: genrep_render::ChartError| ExperimentError::config("report", e.to_string());
-    write("deletion-curves.svg", chart.to_svg().map_err(failed)?.as_bytes())?;
-    let png = out.join("deletion-curves.png");
-    genrep_render::save_png(&chart.to_png().map_err(failed)?, &png)
-        .map_err(|e| ExperimentError::io(&png, std::io::Error::other(e.to_string())))?;
+    {
+        use genrep_render::Chart as _;
+        deletion_chart(report)
+            .save(out, "deletion-curves")
+            .map_err(|e| ExperimentError::config("report", e.to_string()))?;
+    }
     let json = serde_json::to_string_pretty(report).map_err(|e| ExperimentError::config("report", e.to_string()))?;
     write("summary.json", json.as_bytes())
 }

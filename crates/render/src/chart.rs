@@ -105,7 +105,44 @@ fn err<E: std::fmt::Display>(title: &str) -> impl Fn(E) -> ChartError + '_ {
     move |e| ChartError { title: title.to_string(), what: e.to_string() }
 }
 
-impl LineChart {
+/// A chart drawable on any plotters backend; SVG and PNG output come with it.
+pub trait Chart {
+    /// The caption (for error messages).
+    fn title(&self) -> &str;
+
+    /// Draws the chart on `root`.
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), ChartError>;
+
+    /// The chart as a standalone SVG document.
+    fn to_svg(&self) -> Result<String, ChartError> {
+        let mut s = String::new();
+        self.draw(SVGBackend::with_string(&mut s, SIZE).into_drawing_area())?;
+        Ok(s)
+    }
+
+    /// The chart as an RGB image (save it with [`crate::save_png`]).
+    fn to_png(&self) -> Result<RgbImage, ChartError> {
+        let mut buf = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+        self.draw(BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area())?;
+        RgbImage::from_raw(SIZE.0, SIZE.1, buf)
+            .ok_or_else(|| ChartError { title: self.title().to_string(), what: "buffer size".into() })
+    }
+
+    /// Writes the chart as `<stem>.svg` and `<stem>.png` into `dir`, atomically.
+    fn save(&self, dir: &std::path::Path, stem: &str) -> Result<(), ChartError> {
+        let fail = |what: String| ChartError { title: self.title().to_string(), what };
+        let svg = dir.join(format!("{stem}.svg"));
+        genrep_models::write_atomic(&svg, self.to_svg()?.as_bytes())
+            .map_err(|e| fail(format!("cannot write {}: {e}", svg.display())))?;
+        crate::save_png(&self.to_png()?, &dir.join(format!("{stem}.png"))).map_err(|e| fail(e.to_string()))
+    }
+}
+
+impl Chart for LineChart {
+    fn title(&self) -> &str {
+        &self.title
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), ChartError> {
         register_font();
         let e = err(&self.title);
@@ -164,24 +201,13 @@ impl LineChart {
             .map_err(&e)?;
         root.present().map_err(&e)
     }
-
-    /// The chart as a standalone SVG document.
-    pub fn to_svg(&self) -> Result<String, ChartError> {
-        let mut s = String::new();
-        self.draw(SVGBackend::with_string(&mut s, SIZE).into_drawing_area())?;
-        Ok(s)
-    }
-
-    /// The chart as an RGB image (save it with [`crate::save_png`]).
-    pub fn to_png(&self) -> Result<RgbImage, ChartError> {
-        let mut buf = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
-        self.draw(BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area())?;
-        RgbImage::from_raw(SIZE.0, SIZE.1, buf)
-            .ok_or_else(|| ChartError { title: self.title.clone(), what: "buffer size".into() })
-    }
 }
 
-impl BarChart {
+impl Chart for BarChart {
+    fn title(&self) -> &str {
+        &self.title
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), ChartError> {
         register_font();
         let e = err(&self.title);
@@ -245,21 +271,6 @@ impl BarChart {
             }))
             .map_err(&e)?;
         root.present().map_err(&e)
-    }
-
-    /// The chart as a standalone SVG document.
-    pub fn to_svg(&self) -> Result<String, ChartError> {
-        let mut s = String::new();
-        self.draw(SVGBackend::with_string(&mut s, SIZE).into_drawing_area())?;
-        Ok(s)
-    }
-
-    /// The chart as an RGB image (save it with [`crate::save_png`]).
-    pub fn to_png(&self) -> Result<RgbImage, ChartError> {
-        let mut buf = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
-        self.draw(BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area())?;
-        RgbImage::from_raw(SIZE.0, SIZE.1, buf)
-            .ok_or_else(|| ChartError { title: self.title.clone(), what: "buffer size".into() })
     }
 }
 

@@ -16,7 +16,7 @@
 use genrep_data::{Examples, Inputs};
 pub mod chart;
 
-pub use chart::{Bar, BarChart, ChartError, LineChart, Series};
+pub use chart::{Bar, BarChart, Chart, ChartError, LineChart, Series};
 use genrep_explain::{Attribution, Polarity, Ranked};
 use image::{Rgb, RgbImage};
 use std::path::{Path, PathBuf};
