@@ -108,3 +108,18 @@ fn bad_configs_and_mismatched_data_are_errors() {
     let e = genrep_models::parse_device("tpu").unwrap_err().to_string();
     assert!(e.contains("tpu") && e.contains("flex"), "{e}");
 }
+
+/// Files written atomically get the permissions an ordinary `std::fs::write` gets in the same
+/// directory (the umask's), not tempfile's private 0600.
+#[cfg(unix)]
+#[test]
+fn atomic_writes_have_ordinary_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("genrep-perm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("plain"), b"x").unwrap();
+    genrep_models::write_atomic(&dir.join("atomic"), b"x").unwrap();
+    let mode = |n: &str| std::fs::metadata(dir.join(n)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("atomic"), mode("plain") & 0o644);
+    let _ = std::fs::remove_dir_all(&dir);
+}
