@@ -36,6 +36,22 @@ fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path).unwrap_or_default().lines().map(String::from).collect()
 }
 
+/// Starts `command`, waits until `rows` holds `n` rows of `kind`, then SIGKILLs it.
+fn kill_after_rows(mut command: Command, rows: &Path, kind: &str, n: usize) {
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    let tag = format!("\"kind\":\"{kind}\"");
+    while lines(rows).iter().filter(|l| l.contains(&tag)).count() < n {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended ({status}) before it could be killed");
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "fewer than {n} {kind} rows after 300 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn killed_run_resumes_and_shards_merge_to_the_same_results() {
     let Some(data) = data_dir() else { return };
@@ -44,22 +60,8 @@ fn killed_run_resumes_and_shards_merge_to_the_same_results() {
     let (killed, whole) = (tmp.join("killed"), tmp.join("whole"));
 
     // Start, wait for a few finished retrainings, then SIGKILL.
-    let mut child = cmd(&data, &killed, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let rows = killed.join("rows.jsonl");
-    let start = Instant::now();
-    loop {
-        let n = lines(&rows).iter().filter(|l| l.contains("\"kind\":\"del\"")).count();
-        if n >= 4 {
-            break;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the run ended ({status}) before it could be killed");
-        }
-        assert!(start.elapsed() < Duration::from_secs(300), "no rows after 300 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after_rows(cmd(&data, &killed, &[]), &rows, "del", 4);
     let before = lines(&rows);
     let done_before = dels(&killed);
     assert!(done_before.len() >= 4 && done_before.len() < 20, "{} rows before the kill", done_before.len());
@@ -146,18 +148,7 @@ fn lds_runs_resumes_and_shards_like_table1() {
     let (killed, whole) = (tmp.join("killed"), tmp.join("whole"));
 
     // Kill after two subset models, resume.
-    let mut child = lds_cmd(&data, &killed, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let rows = killed.join("rows.jsonl");
-    let start = Instant::now();
-    while lines(&rows).iter().filter(|l| l.contains("\"kind\":\"subset\"")).count() < 2 {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("the run ended ({status}) before it could be killed");
-        }
-        assert!(start.elapsed() < Duration::from_secs(300), "no subset rows after 300 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_after_rows(lds_cmd(&data, &killed, &[]), &killed.join("rows.jsonl"), "subset", 2);
     let done_before = subset_rows(&killed).0.len();
     assert!((2..6).contains(&done_before), "{done_before} subset rows before the kill");
     let out = lds_cmd(&data, &killed, &[]).output().unwrap();
