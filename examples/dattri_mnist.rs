@@ -52,9 +52,6 @@ impl Classifier for LogReg {
     fn head(&self) -> &Linear {
         &self.head
     }
-    fn head_mut(&mut self) -> &mut Linear {
-        &mut self.head
-    }
     fn architecture(&self) -> String {
         "dattri-lr(784-10)".into()
     }
@@ -66,9 +63,6 @@ impl Classifier for Mlp {
     }
     fn head(&self) -> &Linear {
         &self.head
-    }
-    fn head_mut(&mut self) -> &mut Linear {
-        &mut self.head
     }
     fn architecture(&self) -> String {
         "dattri-mlp(784-128-64-10)".into()

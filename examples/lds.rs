@@ -11,6 +11,7 @@ use genrep::data::DataDir;
 use genrep::experiments::lds::{lds, subset};
 use genrep::experiments::stats::mean_ci;
 use genrep::explain::{subset as pick, Explainer, Target};
+use genrep::models::Architecture;
 use genrep::trainer::{fit, predict_logits, try_init_seeded, FitOptions, LoadedRun, TrainConfig};
 
 const METHODS: &str =

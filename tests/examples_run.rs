@@ -50,7 +50,17 @@ fn quickstart_custom_architecture_and_new_input_examples_run() {
         example("explain_new_input").env("GENREP_DATA", &data).arg(&run).arg(tmp.join("missing.png")).output().unwrap();
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("missing.png"));
 
-    let out = ok(example("custom_architecture").env("GENREP_DATA", &data), "custom_architecture");
+    // A custom architecture goes through a run directory, the Table 1 runner and debugging.
+    let custom = tmp.join("custom");
+    let out = ok(example("custom_architecture").env("GENREP_DATA", &data).arg(&custom), "custom_architecture");
     assert!(out.contains("custom MLP") && out.contains("proponent train #"), "{out}");
+    assert!(out.contains("experiment: 1 net(s) trained, 4 rankings, 20 retrainings"), "{out}");
+    assert!(out.contains("| `tracking:ntk-final` | 2 |") && out.contains("| `random` | 2 |"), "{out}");
+    assert!(out.contains("debug representer") && out.contains("debug random"), "{out}");
+    let config = std::fs::read_to_string(custom.join("experiment/nets/net-1/config.json")).unwrap();
+    assert!(config.contains("\"hidden\"") && config.contains("example-mlp"), "{config}");
+    // A second run resumes the experiment: nothing is retrained.
+    let again = ok(example("custom_architecture").env("GENREP_DATA", &data).arg(&custom), "custom_architecture");
+    assert!(again.contains("experiment: 0 net(s) trained, 0 rankings, 0 retrainings"), "{again}");
     let _ = std::fs::remove_dir_all(&tmp);
 }

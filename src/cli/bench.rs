@@ -21,6 +21,7 @@ use burn::prelude::*;
 use clap::{Args, Subcommand};
 use genrep::data::{DataDir, Examples, Inputs};
 use genrep::experiments::stats::Summary;
+use genrep::models::Architecture;
 use genrep::models::{parse_device, Classifier, Input, Model, ModelSpec};
 use genrep::trainer::loss::{linear_surrogate, softmax_cross_entropy};
 use genrep::trainer::{fit, try_init_seeded, Engine, FitOptions, OptimizerConfig, TrainConfig};

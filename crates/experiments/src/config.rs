@@ -274,9 +274,6 @@ impl ExperimentConfig {
                 schedule: if name == "smoke" { LrSchedule::Constant } else { LrSchedule::LinearDecay },
             },
             methods,
-            // The NTK surrogate fit costs about one forward-backward pass over the training set
-            // per L-BFGS iteration: capped at 30 outside the paper preset (its fit residual is
-            // in the report).
             // The NTK surrogate fit is one exact fused pass over the training set per L-BFGS
             // evaluation: the default cap (100) on every preset.
             explain: ExplainOptions::default(),

@@ -7,11 +7,11 @@
 use crate::error::{ExperimentError, Result};
 use crate::runner::Monitor;
 use burn::prelude::Device;
-use genrep_data::{DataDir, TaskOptions, TaskSpec};
+use genrep_data::{DataDir, Task, TaskOptions, TaskSpec};
 use genrep_explain::self_influence::{
     influence_ll_self_influence, representer_label_importance, tracin_self_influence,
 };
-use genrep_models::{Model, ModelSpec};
+use genrep_models::{Architecture, ModelSpec};
 use genrep_trainer::{
     evaluate, fit, predict_logits, train_run, try_init_seeded, FitOptions, RunConfig, RunDir, TrainConfig,
 };
@@ -79,7 +79,8 @@ pub struct DebugReport {
     pub curves: Vec<DebugCurve>,
 }
 
-/// Runs the study; the noisy model is trained into `out/run` (reused if complete).
+/// Runs the study with the built-in model for the task ([`ModelSpec::default_for`]); the noisy
+/// model is trained into `out/run` (reused if complete).
 pub fn run_debug(
     cfg: &DebugConfig,
     data: &DataDir,
@@ -87,6 +88,21 @@ pub fn run_debug(
     device_name: &str,
     out: &Path,
     monitor: &dyn Monitor,
+) -> Result<DebugReport> {
+    let built_in = |task: &Task| ModelSpec::default_for(&task.train, task.num_classes());
+    run_debug_with(cfg, data, device, device_name, out, monitor, built_in)
+}
+
+/// [`run_debug`] with any architecture: `architecture` describes the network for the (binary)
+/// task; the noisy model and every retraining on corrected labels are built from it.
+pub fn run_debug_with<A: Architecture>(
+    cfg: &DebugConfig,
+    data: &DataDir,
+    device: &Device,
+    device_name: &str,
+    out: &Path,
+    monitor: &dyn Monitor,
+    architecture: impl FnOnce(&Task) -> genrep_models::Result<A>,
 ) -> Result<DebugReport> {
     if !(cfg.flip_fraction > 0.0 && cfg.flip_fraction < 0.5) {
         return Err(ExperimentError::config("flip", format!("{} is not in (0, 0.5)", cfg.flip_fraction)));
@@ -117,7 +133,7 @@ pub fn run_debug(
     }
     monitor.note(&format!("{}: flipped {k} of {n} training labels (seed {})", cfg.task, cfg.seed));
 
-    let spec = ModelSpec::default_for(&task.train, 2)?;
+    let spec = architecture(&task)?;
     let run = RunDir::new(out.join("run"));
     let run_cfg = RunConfig {
         task: cfg.task.clone(),
@@ -139,7 +155,7 @@ pub fn run_debug(
         train_run(&run, &run_cfg, &task.train, Some(&task.test), device, false, false, &mut [])?;
     }
     let ad = device.clone().autodiff();
-    let model: Model = run.load_model("final", &ad)?;
+    let model = run.load_model_as::<A>("final", &ad)?;
     let (_, noisy_accuracy) = evaluate(&model, &task.test, 256, device);
 
     let mut scores: Vec<(String, Vec<f64>, f64)> = Vec::new();
@@ -162,7 +178,7 @@ pub fn run_debug(
                 for c in list.iter().filter(|c| {
                     matches!(c.kind, genrep_trainer::CheckpointKind::Epoch(_) | genrep_trainer::CheckpointKind::Final)
                 }) {
-                    cps.push((run.load_model(&c.name, &ad)?, c.lr));
+                    cps.push((run.load_model_as::<A>(&c.name, &ad)?, c.lr));
                 }
                 tracin_self_influence(&cps, &task.train, 256, &mut |d, t| monitor.position(d, t))
             }

@@ -33,4 +33,4 @@ pub use error::{ExperimentError, Result};
 pub use lds_report::{lds_markdown, summarize_lds, write_lds_report, LdsReport};
 pub use report::{markdown, summarize, write_report, MethodSummary, Report};
 pub use rows::{dedup, read_dir_rows, Row, RowStore};
-pub use runner::{run, Monitor, Quiet, RunOptions, RunSummary};
+pub use runner::{run, run_with, Monitor, Quiet, RunOptions, RunSummary};

@@ -20,7 +20,7 @@ use burn::prelude::Device;
 use genrep_data::{DataDir, Task};
 use genrep_explain::importance::softmax_rows;
 use genrep_explain::{explain, parse_method_spec, subset, Checkpoints, Context, ExplainOptions, Method, TestPoint};
-use genrep_models::{write_atomic, Model, ModelSpec};
+use genrep_models::{write_atomic, Architecture, ModelSpec};
 use genrep_trainer::{fit, predict_logits, train_run, try_init_seeded, FitOptions, RunConfig, RunDir};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -203,8 +203,21 @@ struct Retrain {
     excluded: Vec<usize>,
 }
 
-/// Runs (or resumes) the part of `cfg`'s grid that `opts.shard` owns.
+/// Runs (or resumes) the part of `cfg`'s grid that `opts.shard` owns, with the built-in model
+/// for the dataset ([`ModelSpec::default_for`]).
 pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> Result<RunSummary> {
+    run_with(cfg, opts, monitor, |task: &Task| ModelSpec::default_for(&task.train, task.num_classes()))
+}
+
+/// [`run`] with any architecture: `architecture` describes the network for the task (called
+/// once); every network, retraining and LDS subset model of the grid is built from it, and each
+/// network's run directory (`nets/net-S/`) records it in its `config.json`.
+pub fn run_with<A: Architecture>(
+    cfg: &ExperimentConfig,
+    opts: &RunOptions,
+    monitor: &dyn Monitor,
+    architecture: impl FnOnce(&Task) -> genrep_models::Result<A>,
+) -> Result<RunSummary> {
     cfg.validate()?;
     if opts.jobs == 0 {
         return Err(ExperimentError::config("jobs", "must be at least 1"));
@@ -230,6 +243,9 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
     summary.unsupported = unsupported;
 
     let task = genrep_data::build_task(&opts.data, &cfg.task, &cfg.task_options)?;
+    let spec = architecture(&task)?;
+    spec.check_examples(&task.train)?;
+    spec.check_examples(&task.test)?;
     let data_fp = genrep_data::DataFingerprint::of(&task);
     let n = task.train.len();
     let ks = cfg.deletion_sizes(n);
@@ -329,7 +345,6 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
         }
 
         let net_dir = RunDir::new(opts.out.join("nets").join(format!("net-{seed}")));
-        let spec = ModelSpec::default_for(&task.train, task.num_classes())?;
         let run_cfg = RunConfig {
             task: cfg.task.clone(),
             task_options: cfg.task_options.clone(),
@@ -342,7 +357,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
         let net_lock = genrep_trainer::DirLock::wait(&net_dir.path, "train")?;
         let reusable = if net_dir.is_complete() && net_dir.read_fingerprint()?.is_none() {
             // Written before run fingerprints existed: reused as before, checked for size only.
-            net_dir.verify(&task)?;
+            net_dir.verify_as::<A>(&task)?;
             true
         } else {
             net_dir.is_complete_for(&run_cfg, &data_fp)?
@@ -352,7 +367,7 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
             let start = Instant::now();
             train_run(&net_dir, &run_cfg, &task.train, Some(&task.test), &opts.device, false, false, &mut [])?;
             let secs = start.elapsed().as_secs_f64();
-            let row = net_row(seed, &net_dir, &task, &opts.device, secs)?;
+            let row = net_row::<A>(seed, &net_dir, &task, &opts.device, secs)?;
             if let Row::Net { test_accuracy, train_accuracy, balanced_accuracy, .. } = &row {
                 monitor.note(&format!(
                     "net {seed}: test accuracy {test_accuracy:.4} (balanced {:.4}), train accuracy {:.4} ({secs:.1}s)",
@@ -364,20 +379,20 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
             summary.nets_trained += 1;
         } else if !has(&Key::Net(seed)) {
             let secs = net_dir.read_metrics()?.iter().map(|m| m.seconds).sum();
-            let row = net_row(seed, &net_dir, &task, &opts.device, secs)?;
+            let row = net_row::<A>(seed, &net_dir, &task, &opts.device, secs)?;
             store.lock().unwrap_or_else(|p| p.into_inner()).append(row)?;
         }
 
         drop(net_lock);
-        net_dir.verify(&task)?;
+        net_dir.verify_as::<A>(&task)?;
 
         // Rankings.
         let ad = opts.device.clone().autodiff();
-        let model: Model = net_dir.load_model("final", &ad)?;
+        let model = net_dir.load_model_as::<A>("final", &ad)?;
         let record = net_dir.read_record()?;
         let checkpoints = Checkpoints {
             list: net_dir.read_checkpoints()?,
-            load: Box::new(|name: &str| Ok(net_dir.load_model(name, &ad)?)),
+            load: Box::new(|name: &str| Ok(net_dir.load_model_as::<A>(name, &ad)?)),
         };
         let cache = net_dir.path.join("cache");
         let ctx = Context {
@@ -521,8 +536,8 @@ pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> 
 pub const BASELINE_LAMBDA: f64 = 1e-3;
 
 /// The row of a trained network: test, balanced test and training accuracy.
-fn net_row(seed: u64, dir: &RunDir, task: &Task, device: &Device, seconds: f64) -> Result<Row> {
-    let model: Model = dir.load_model("final", &device.clone().autodiff())?;
+fn net_row<A: Architecture>(seed: u64, dir: &RunDir, task: &Task, device: &Device, seconds: f64) -> Result<Row> {
+    let model = dir.load_model_as::<A>("final", &device.clone().autodiff())?;
     let c = task.num_classes();
     let (test, balanced) = accuracies(&predict_logits(&model, &task.test, 256, device), &task.test.labels, c);
     let (train, _) = accuracies(&predict_logits(&model, &task.train, 256, device), &task.train.labels, c);
@@ -538,8 +553,8 @@ fn net_row(seed: u64, dir: &RunDir, task: &Task, device: &Device, seconds: f64) 
 /// Trains LDS subset model `j` of network `net_seed` (on [`crate::LdsConfig::subset`], from its
 /// own seed) and records its logits at the network's test points `tests`, one per batch as for
 /// the networks themselves.
-fn train_subset(
-    spec: &ModelSpec,
+fn train_subset<A: Architecture>(
+    spec: &A,
     cfg: &ExperimentConfig,
     net_seed: u64,
     j: usize,
@@ -568,8 +583,8 @@ fn train_subset(
 }
 
 /// Retrains network `seed` without `w.excluded` and measures DEL at the test point.
-fn retrain(
-    spec: &ModelSpec,
+fn retrain<A: Architecture>(
+    spec: &A,
     seed: u64,
     train_cfg: &genrep_trainer::TrainConfig,
     task: &Task,

@@ -27,7 +27,7 @@ use crate::importance::{GlobalImportance, ImportanceInputs};
 use crate::kernel::Kernel;
 use crate::method::{explain, parse_method_spec, self_influence, Checkpoints, Diagnostics, ExplainOptions};
 use genrep_data::Examples;
-use genrep_models::{Classifier, Model};
+use genrep_models::{Architecture, Classifier};
 use genrep_trainer::{LoadedRun, TrainingRecord};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -216,14 +216,16 @@ impl<'a, M: Classifier> Explainer<'a, M> {
     }
 }
 
-impl<'a> Explainer<'a, Model> {
-    /// An explainer of a run opened with [`LoadedRun::open`]: its final model, training split,
-    /// training record and checkpoints, with the run's `cache/` directory.
-    pub fn from_run(run: &'a LoadedRun) -> Result<Self> {
+impl<'a, M: Classifier> Explainer<'a, M> {
+    /// An explainer of a run opened with [`LoadedRun::open`] (or [`LoadedRun::open_as`] for any
+    /// [`Architecture`]): its final model, training split, training record and checkpoints, with
+    /// the run's `cache/` directory.
+    pub fn from_run<A: Architecture<Model = M>>(run: &'a LoadedRun<A>) -> Result<Self> {
         let record = run.record()?;
         let list = run.run.read_checkpoints()?;
         let ad = run.device.clone().autodiff();
-        let checkpoints = Checkpoints { list, load: Box::new(move |name: &str| Ok(run.run.load_model(name, &ad)?)) };
+        let checkpoints =
+            Checkpoints { list, load: Box::new(move |name: &str| Ok(run.run.load_model_as::<A>(name, &ad)?)) };
         Ok(Explainer::new(run.model.clone(), &run.task.train)?
             .with_record(record)?
             .with_checkpoints(checkpoints)

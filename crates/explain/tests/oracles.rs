@@ -14,6 +14,7 @@ use genrep_explain::{
     grads::weighted_output_grad, Attribution, GradientKernel, HessianKind, Kernel, LastLayerInfluenceKernel,
     LastLayerKernel, Polarity, Preconditioner, TestPoint,
 };
+use genrep_models::Architecture;
 use genrep_models::{Classifier, Input, ModelSpec, TextCnnConfig, VisionCnnConfig};
 use genrep_trainer::{fit, try_init_seeded, FitOptions, TrainConfig};
 use proptest::prelude::*;
@@ -31,9 +32,6 @@ impl Classifier for LogReg {
     }
     fn head(&self) -> &Linear {
         &self.head
-    }
-    fn head_mut(&mut self) -> &mut Linear {
-        &mut self.head
     }
     fn architecture(&self) -> String {
         "logreg".into()

@@ -18,9 +18,6 @@ pub trait Classifier: Module {
     /// The linear head `Theta_2` mapping `d` features to `C` logits.
     fn head(&self) -> &Linear;
 
-    /// A mutable handle on the head (for refitting the last layer, 2018 representer points).
-    fn head_mut(&mut self) -> &mut Linear;
-
     /// Logits `f(x) = head(Phi(x))`: `[batch, C]`.
     fn logits(&self, x: &Input) -> Tensor<2> {
         self.head().forward(self.features(x))

@@ -2,9 +2,12 @@
 //!
 //! The [`Classifier`] seam (penultimate features + linear head) and the built-in
 //! architectures of the experiments: [`VisionCnn`] (MNIST, CIFAR-10) and [`TextCnn`] (AG News,
-//! Toxicity), a registry to pick them by name ([`ModelSpec`]), and safetensors save/load
-//! that refuses weights of another architecture.
+//! Toxicity), a registry to pick them by name ([`ModelSpec`]), the [`Architecture`] seam that
+//! lets a user's own model description go wherever a built-in one goes (run directories,
+//! experiments, debugging), and safetensors save/load that refuses weights of another
+//! architecture.
 
+pub mod architecture;
 pub mod classifier;
 pub mod device;
 pub mod error;
@@ -16,6 +19,7 @@ pub mod store;
 pub mod text_cnn;
 pub mod vision_cnn;
 
+pub use architecture::Architecture;
 pub use classifier::Classifier;
 pub use device::{device_names, parse_device};
 pub use error::{ModelError, Result};

@@ -1,5 +1,6 @@
 //! The model registry: pick a built-in architecture by name and build it for a task.
 
+use crate::architecture::Architecture;
 use crate::classifier::Classifier;
 use crate::error::{ModelError, Result};
 use crate::input::Input;
@@ -63,9 +64,13 @@ impl ModelSpec {
             Self::TextCnn(c) => c.num_params(),
         }
     }
+}
+
+impl Architecture for ModelSpec {
+    type Model = Model;
 
     /// Builds the model on `device` (seed the device first for reproducible weights).
-    pub fn init(&self, device: &Device) -> Result<Model> {
+    fn init(&self, device: &Device) -> Result<Model> {
         Ok(match self {
             Self::VisionCnn(c) => Model::VisionCnn(c.init(device)?),
             Self::TextCnn(c) => Model::TextCnn(c.init(device)?),
@@ -73,7 +78,7 @@ impl ModelSpec {
     }
 
     /// Errors if the model cannot consume `examples`.
-    pub fn check_examples(&self, examples: &Examples) -> Result<()> {
+    fn check_examples(&self, examples: &Examples) -> Result<()> {
         let mismatch =
             |expected: String, found: String| ModelError::InputMismatch { model: format!("{self:?}"), expected, found };
         match (self, &examples.inputs) {
@@ -119,13 +124,6 @@ impl Classifier for Model {
         match self {
             Self::VisionCnn(m) => m.head(),
             Self::TextCnn(m) => m.head(),
-        }
-    }
-
-    fn head_mut(&mut self) -> &mut Linear {
-        match self {
-            Self::VisionCnn(m) => m.head_mut(),
-            Self::TextCnn(m) => m.head_mut(),
         }
     }
 

@@ -113,10 +113,6 @@ impl Classifier for TextCnn {
         &self.head
     }
 
-    fn head_mut(&mut self) -> &mut Linear {
-        &mut self.head
-    }
-
     /// Layer-wise per-example gradient contractions. With `E = embed(x)` (`[B, e, L]`),
     /// `z1 = conv1(E)`, `a1 = relu(z1)`, `z2 = conv2(a1)`, `Phi = max_t relu(z2)`, the output
     /// gradients `d2 = d(w.f)/dz2`, `d1 = d(w.f)/dz1`, `dE = d(w.f)/dE` come from one backward

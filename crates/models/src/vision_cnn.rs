@@ -130,10 +130,6 @@ impl Classifier for VisionCnn {
         &self.head
     }
 
-    fn head_mut(&mut self) -> &mut Linear {
-        &mut self.head
-    }
-
     /// Layer-wise per-example gradients. With `z1 = conv1(x)`, `h1 = pool(relu(z1))`,
     /// `z2 = conv2(h1)`, `Phi = flatten(pool(relu(z2)))` and output gradients
     /// `d2 = d(w.f)/dz2`, `d1 = d(w.f)/dz1` (one forward and one backward pass with zero "probe"

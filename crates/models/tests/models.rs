@@ -3,7 +3,9 @@
 use burn::module::Module;
 use burn::prelude::*;
 use genrep_data::{Examples, Inputs};
-use genrep_models::{load_weights, save_weights, Classifier, Input, ModelSpec, TextCnnConfig, VisionCnnConfig};
+use genrep_models::{
+    load_weights, save_weights, Architecture, Classifier, Input, ModelSpec, TextCnnConfig, VisionCnnConfig,
+};
 
 fn images(n: usize, c: usize, h: usize, w: usize) -> Examples {
     let data: Vec<f32> = (0..n * c * h * w).map(|i| ((i * 7919) % 255) as f32 / 255.0 - 0.5).collect();

@@ -24,22 +24,25 @@ use crate::error::{Result, TrainError};
 use crate::observer::StepObserver;
 use crate::observer::TrainingRecord;
 use crate::trainer::{fit, try_init_seeded, EpochMetrics, FitOptions, TrainOutcome};
+use burn::module::Module;
 use burn::prelude::Device;
 use genrep_data::{DataFingerprint, Examples, Task, TaskOptions, TaskSpec};
-use genrep_models::{load_weights, write_atomic, Classifier, Model, ModelSpec};
+use genrep_models::{load_weights, write_atomic, Architecture, Classifier, ModelSpec};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// How a run was produced: enough to rebuild its data and model exactly.
+/// How a run was produced: enough to rebuild its data and model exactly. `A` is the
+/// architecture description: a built-in [`ModelSpec`] by default, or any [`Architecture`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RunConfig {
+#[serde(bound(serialize = "A: serde::Serialize", deserialize = "A: serde::de::DeserializeOwned"))]
+pub struct RunConfig<A = ModelSpec> {
     /// The task.
     pub task: TaskSpec,
     /// How the task was built (caps, seed, sequence length).
     pub task_options: TaskOptions,
     /// The architecture.
-    pub model: ModelSpec,
+    pub model: A,
     /// The training hyper-parameters.
     pub train: TrainConfig,
     /// Device name used for training (`flex`, `ndarray`, `wgpu`).
@@ -61,12 +64,14 @@ pub struct RunFingerprint {
 }
 
 impl RunFingerprint {
-    /// The fingerprint of training `cfg` on `data`.
-    pub fn new(cfg: &RunConfig, data: DataFingerprint, architecture: String) -> Self {
+    /// The fingerprint of training `cfg` on `data`, the model being `model` (its
+    /// [`Classifier::architecture`] and parameter count are recorded).
+    pub fn new<A: Architecture>(cfg: &RunConfig<A>, data: DataFingerprint, model: &A::Model) -> Self {
+        let architecture = model.architecture();
         let cfg_json = serde_json::to_vec(cfg).unwrap_or_default();
         let data_json = serde_json::to_vec(&data).unwrap_or_default();
         let run = format!("{:016x}", genrep_data::fnv1a(&[&cfg_json, &data_json, architecture.as_bytes()]));
-        Self { run, data, architecture, parameters: cfg.model.num_params() }
+        Self { run, data, architecture, parameters: model.num_params() }
     }
 }
 
@@ -123,22 +128,27 @@ impl RunDir {
     }
 
     /// Writes `config.json` with its fingerprint.
-    pub fn write_config(&self, cfg: &RunConfig, fingerprint: &RunFingerprint) -> Result<()> {
+    pub fn write_config<A: Architecture>(&self, cfg: &RunConfig<A>, fingerprint: &RunFingerprint) -> Result<()> {
         let value = serde_json::json!({ STAMP: fingerprint.run, "fingerprint": fingerprint, "content": cfg });
         write_json(&self.config_path(), &value)
     }
 
-    /// Reads `config.json`.
+    /// Reads `config.json` of a run of a built-in model ([`RunDir::read_config_as`] for others).
     pub fn read_config(&self) -> Result<RunConfig> {
-        Ok(self.read_config_and_fingerprint()?.0)
+        self.read_config_as::<ModelSpec>()
+    }
+
+    /// Reads `config.json` of a run of architecture `A`.
+    pub fn read_config_as<A: Architecture>(&self) -> Result<RunConfig<A>> {
+        Ok(self.read_config_and_fingerprint::<A>()?.0)
     }
 
     /// Reads the fingerprint in `config.json` (`None` for runs written before it existed).
     pub fn read_fingerprint(&self) -> Result<Option<RunFingerprint>> {
-        Ok(self.read_config_and_fingerprint()?.1)
+        Ok(self.read_config_and_fingerprint::<serde_json::Value>()?.1)
     }
 
-    fn read_config_and_fingerprint(&self) -> Result<(RunConfig, Option<RunFingerprint>)> {
+    fn read_config_and_fingerprint<A: DeserializeOwned>(&self) -> Result<(RunConfig<A>, Option<RunFingerprint>)> {
         let path = self.config_path();
         let value: serde_json::Value = read_json(&path)?;
         let fingerprint = match value.get("fingerprint") {
@@ -148,7 +158,7 @@ impl RunDir {
             ),
             None => None,
         };
-        let (_, cfg) = unstamp::<RunConfig>(&path, value)?;
+        let (_, cfg) = unstamp::<RunConfig<A>>(&path, value)?;
         Ok((cfg, fingerprint))
     }
 
@@ -270,11 +280,17 @@ impl RunDir {
         self.read_stamped("metrics.json")
     }
 
-    /// Builds the run's architecture on `device` and loads checkpoint `name` (`init`, `middle`,
-    /// `final`, `epoch-K`) into it. Errors name the missing checkpoint and what exists, a file
-    /// whose bytes differ from the hash recorded at training time, and non-finite weights.
-    pub fn load_model(&self, name: &str, device: &Device) -> Result<Model> {
-        let cfg = self.read_config()?;
+    /// Builds the run's built-in architecture on `device` and loads checkpoint `name`
+    /// ([`RunDir::load_model_as`] for other architectures).
+    pub fn load_model(&self, name: &str, device: &Device) -> Result<genrep_models::Model> {
+        self.load_model_as::<ModelSpec>(name, device)
+    }
+
+    /// Builds the run's architecture `A` on `device` and loads checkpoint `name` (`init`,
+    /// `middle`, `final`, `epoch-K`) into it. Errors name the missing checkpoint and what exists,
+    /// a file whose bytes differ from the hash recorded at training time, and non-finite weights.
+    pub fn load_model_as<A: Architecture>(&self, name: &str, device: &Device) -> Result<A::Model> {
+        let cfg = self.read_config_as::<A>()?;
         let list = self.read_checkpoints()?;
         let entry = list.iter().find(|c| c.name == name).ok_or_else(|| {
             TrainError::io(
@@ -308,8 +324,14 @@ impl RunDir {
     /// its inputs, the data fingerprint in `config.json` (sizes and content hashes of both
     /// splits) matches, and so does the training record's `n x C`; the checkpoint index and the
     /// metrics parse and belong to this run. Errors say what differs and the likely cause.
+    /// For runs of a built-in model ([`RunDir::verify_as`] for other architectures).
     pub fn verify(&self, task: &Task) -> Result<()> {
-        let cfg = self.read_config()?;
+        self.verify_as::<ModelSpec>(task)
+    }
+
+    /// [`RunDir::verify`] for a run of architecture `A`.
+    pub fn verify_as<A: Architecture>(&self, task: &Task) -> Result<()> {
+        let cfg = self.read_config_as::<A>()?;
         cfg.model.check_examples(&task.train)?;
         cfg.model.check_examples(&task.test)?;
         let here = DataFingerprint::of(task);
@@ -343,12 +365,16 @@ impl RunDir {
 
     /// True when the directory holds a complete run of exactly `cfg` on data with fingerprint
     /// `data` (so it can be reused instead of retrained).
-    pub fn is_complete_for(&self, cfg: &RunConfig, data: &DataFingerprint) -> Result<bool> {
+    pub fn is_complete_for<A: Architecture>(&self, cfg: &RunConfig<A>, data: &DataFingerprint) -> Result<bool> {
         if !self.is_complete() {
             return Ok(false);
         }
-        let (found, fp) = self.read_config_and_fingerprint()?;
-        Ok(&found == cfg && fp.is_some_and(|f| &f.data == data))
+        let (found, fp) = self.read_config_and_fingerprint::<serde_json::Value>()?;
+        // Compared as JSON, so that a directory written for another architecture is "not this
+        // run" (retrained), not an unreadable config.
+        let cfg = serde_json::to_value(cfg).map_err(|e| TrainError::io(&self.config_path(), e))?;
+        let found = serde_json::to_value(&found).map_err(|e| TrainError::io(&self.config_path(), e))?;
+        Ok(found == cfg && fp.is_some_and(|f| &f.data == data))
     }
 
     /// Removes everything a previous training run left (record, checkpoints, metrics, cache), so
@@ -384,31 +410,40 @@ impl RunDir {
     }
 }
 
-/// A trained run opened for use: its directory, config, rebuilt task and final model.
-pub struct LoadedRun {
+/// A trained run opened for use: its directory, config, rebuilt task and final model. `A` is
+/// its architecture (a built-in [`ModelSpec`] by default).
+pub struct LoadedRun<A: Architecture = ModelSpec> {
     /// The run directory.
     pub run: RunDir,
     /// Its config.
-    pub config: RunConfig,
+    pub config: RunConfig<A>,
     /// The device the model lives on (without autodiff; the model is on its autodiff twin).
     pub device: Device,
     /// The task, rebuilt from the data directory and checked against the run's fingerprint.
     pub task: Task,
     /// The final checkpoint, on the autodiff device.
-    pub model: Model,
+    pub model: A::Model,
 }
 
 impl LoadedRun {
-    /// Opens the complete run at `path` ([`RunDir::open`]), rebuilds its task from `data`,
-    /// checks that it is the data the run was trained on ([`RunDir::verify`]) and loads the final
-    /// model on `device` (default: the device the run was trained on).
+    /// Opens the complete run of a built-in model at `path` ([`LoadedRun::open_as`] for other
+    /// architectures).
     pub fn open(path: impl Into<PathBuf>, data: &genrep_data::DataDir, device: Option<&str>) -> Result<Self> {
+        Self::open_as(path, data, device)
+    }
+}
+
+impl<A: Architecture> LoadedRun<A> {
+    /// Opens the complete run at `path` ([`RunDir::open`]), rebuilds its task from `data`,
+    /// checks that it is the data the run was trained on ([`RunDir::verify_as`]) and loads the
+    /// final model on `device` (default: the device the run was trained on).
+    pub fn open_as(path: impl Into<PathBuf>, data: &genrep_data::DataDir, device: Option<&str>) -> Result<Self> {
         let run = RunDir::open(path)?;
-        let config = run.read_config()?;
+        let config = run.read_config_as::<A>()?;
         let device = genrep_models::parse_device(device.unwrap_or(&config.device))?;
         let task = genrep_data::build_task(data, &config.task, &config.task_options)?;
-        run.verify(&task)?;
-        let model = run.load_model("final", &device.clone().autodiff())?;
+        run.verify_as::<A>(&task)?;
+        let model = run.load_model_as::<A>("final", &device.clone().autodiff())?;
         Ok(Self { run, config, device, task, model })
     }
 
@@ -472,16 +507,16 @@ impl StepObserver for RecordAnd<'_, '_> {
 /// `checkpoints.json` and `metrics.json` (last, so [`RunDir::is_complete`] means finished).
 /// `observers` see every step besides the training record.
 #[allow(clippy::too_many_arguments)] // each is a distinct input; the CLI, debug and the runner pass them all
-pub fn train_run(
+pub fn train_run<A: Architecture>(
     run: &RunDir,
-    cfg: &RunConfig,
+    cfg: &RunConfig<A>,
     train: &Examples,
     test: Option<&Examples>,
     device: &Device,
     eval_every_epoch: bool,
     keep_step_log: bool,
     observers: &mut [&mut dyn StepObserver],
-) -> Result<TrainOutcome<Model>> {
+) -> Result<TrainOutcome<A::Model>> {
     cfg.train.validate()?;
     cfg.model.check_examples(train)?;
     if let Some(test) = test {
@@ -490,7 +525,7 @@ pub fn train_run(
     let model = try_init_seeded(device, cfg.train.seed, |d| cfg.model.init(d))?;
     let num_classes = cfg.task.class_names().len();
     let data = DataFingerprint::of_splits(train, test, num_classes);
-    let fingerprint = RunFingerprint::new(cfg, data, model.architecture());
+    let fingerprint = RunFingerprint::new(cfg, data, &model);
     // A retrained run never mixes with files of the one it replaces.
     run.clear()?;
     run.write_config(cfg, &fingerprint)?;
@@ -506,9 +541,4 @@ pub fn train_run(
     run.write_checkpoints(&fingerprint.run, &outcome.checkpoints)?;
     run.write_metrics(&fingerprint.run, &outcome.history)?;
     Ok(outcome)
-}
-
-/// The exact parameter count of a model spec (re-exported for reports).
-pub fn num_params(spec: &ModelSpec) -> usize {
-    spec.num_params()
 }

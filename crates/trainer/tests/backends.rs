@@ -2,6 +2,7 @@
 
 use burn::prelude::*;
 use genrep_data::{Examples, Inputs};
+use genrep_models::Architecture;
 use genrep_models::{load_weights, save_weights, Classifier, Input, ModelSpec, VisionCnnConfig};
 use genrep_trainer::{fit, try_init_seeded, FitOptions, TrainConfig};
 

@@ -7,7 +7,7 @@
 use burn::prelude::*;
 use genrep_data::{Examples, Inputs};
 use genrep_models::params::flat_values;
-use genrep_models::{Model, ModelSpec, TextCnnConfig, VisionCnnConfig};
+use genrep_models::{Architecture, Model, ModelSpec, TextCnnConfig, VisionCnnConfig};
 use genrep_trainer::{
     fit, try_init_seeded, Engine, ExclusionProtocol, FitOptions, LrSchedule, OptimizerConfig, TrainConfig,
     TrainingRecord,

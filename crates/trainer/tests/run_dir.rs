@@ -182,3 +182,97 @@ fn a_directory_lock_refuses_a_second_holder_and_survives_a_killed_one() {
     assert!(taken.stale.as_deref().is_some_and(|s| s.contains("pid 999999")), "{:?}", taken.stale);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A user's own architecture (not a `ModelSpec`): a linear model on flattened pixels, with a
+/// linear "feature" layer so that it has a head.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct TwoLinear {
+    pixels: usize,
+    width: usize,
+}
+
+#[derive(burn::module::Module, Debug)]
+struct TwoLinearNet {
+    hidden: burn::nn::Linear,
+    head: burn::nn::Linear,
+}
+
+impl genrep_models::Classifier for TwoLinearNet {
+    fn features(&self, x: &genrep_models::Input) -> burn::prelude::Tensor<2> {
+        let genrep_models::Input::Images(images) = x else { unreachable!("checked by TwoLinear::check_examples") };
+        self.hidden.forward(images.clone().flatten(1, 3))
+    }
+    fn head(&self) -> &burn::nn::Linear {
+        &self.head
+    }
+    fn architecture(&self) -> String {
+        format!("two-linear({})", self.hidden.weight.dims()[0])
+    }
+}
+
+impl genrep_models::Architecture for TwoLinear {
+    type Model = TwoLinearNet;
+    fn init(&self, device: &Device) -> genrep_models::Result<TwoLinearNet> {
+        Ok(TwoLinearNet {
+            hidden: burn::nn::LinearConfig::new(self.pixels, self.width).init(device),
+            head: burn::nn::LinearConfig::new(self.width, 2).init(device),
+        })
+    }
+    fn check_examples(&self, examples: &Examples) -> genrep_models::Result<()> {
+        match examples.inputs {
+            genrep_data::Inputs::Images { height, width, channels, .. } if height * width * channels == self.pixels => {
+                Ok(())
+            }
+            _ => Err(genrep_models::ModelError::InputMismatch {
+                model: "two-linear".into(),
+                expected: format!("{} pixels", self.pixels),
+                found: "other data".into(),
+            }),
+        }
+    }
+}
+
+#[test]
+fn a_custom_architecture_trains_into_a_run_directory_and_loads_back() {
+    use genrep_models::Classifier;
+    let dir = tmp("custom");
+    let run = RunDir::new(&dir);
+    let two_linear = |pixels| {
+        let c = run_cfg(3);
+        RunConfig {
+            task: c.task,
+            task_options: c.task_options,
+            model: TwoLinear { pixels, width: 5 },
+            train: c.train,
+            device: c.device,
+        }
+    };
+    let cfg = two_linear(64);
+    let (train_set, test_set) = (toy(40, 1), toy(10, 2));
+    let device = Device::flex();
+    let outcome = train_run(&run, &cfg, &train_set, Some(&test_set), &device, false, false, &mut []).unwrap();
+    // The description is what config.json stores, and it is read back equal.
+    assert_eq!(run.read_config_as::<TwoLinear>().unwrap(), cfg);
+    assert!(run
+        .is_complete_for(&cfg, &genrep_data::DataFingerprint::of_splits(&train_set, Some(&test_set), 2))
+        .unwrap());
+    // The final checkpoint loads into a fresh model with the trained weights.
+    let loaded = run.load_model_as::<TwoLinear>("final", &device).unwrap();
+    let x = genrep_models::Input::all(&test_set, &device);
+    let (a, b) = (outcome.model.logits(&x).into_data(), loaded.logits(&x).into_data());
+    assert_eq!(a.try_to_vec::<f32>().unwrap(), b.try_to_vec::<f32>().unwrap());
+    let t = task(train_set.clone(), test_set.clone());
+    run.verify_as::<TwoLinear>(&t).unwrap();
+    // Read as the built-in model description, it is an error naming the file, not a panic; and
+    // a built-in config is simply "not this run" (retrained, not an error).
+    let e = err_text(run.load_model("final", &device));
+    assert!(e.contains("config.json"), "{e}");
+    let data = genrep_data::DataFingerprint::of_splits(&train_set, Some(&test_set), 2);
+    assert!(!run.is_complete_for(&run_cfg(3), &data).unwrap());
+    // Data the architecture does not accept is refused before training.
+    let wrong = two_linear(63);
+    let e = err_text(train_run(&run, &wrong, &train_set, None, &device, false, false, &mut []));
+    assert!(e.contains("63 pixels"), "{e}");
+    run.load_model_as::<TwoLinear>("final", &device).expect("the refused run left the trained one intact");
+    let _ = std::fs::remove_dir_all(&dir);
+}

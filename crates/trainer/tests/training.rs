@@ -3,6 +3,7 @@
 
 use burn::prelude::*;
 use genrep_data::Inputs;
+use genrep_models::Architecture;
 use genrep_models::{Classifier, Input, Model};
 use genrep_trainer::loss::softmax_cross_entropy;
 use genrep_trainer::{
