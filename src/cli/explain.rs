@@ -180,6 +180,15 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
             s.fit_residual
         );
     }
+    if let Some(s) = &diag.hessian_spectrum {
+        tracing::info!(
+            "last-layer Hessian + damping: eigenvalues {:.3e} .. {:.3e}, condition number {:.3e} (Lanczos, {} steps)",
+            s.min,
+            s.max,
+            s.condition(),
+            s.steps
+        );
+    }
     for (&t, r) in indices.iter().zip(&diag.cg) {
         tracing::info!(
             "influence {} (test #{t}): {} iterations, relative residual {:.2e}{}",

@@ -20,6 +20,7 @@ pub mod params;
 pub mod self_influence;
 pub mod sensitivity;
 pub mod solve;
+pub mod spectrum;
 pub mod trak;
 
 pub use attribution::{Attribution, Polarity, Ranked};

@@ -313,6 +313,10 @@ pub struct Checkpoints<'a, M> {
     pub load: LoadCheckpoint<'a, M>,
 }
 
+/// Lanczos steps of the last-layer Hessian's spectrum in [`Diagnostics::hessian_spectrum`]
+/// (each one Hessian-vector product, about one pass over the training features).
+pub const SPECTRUM_STEPS: usize = 60;
+
 /// Diagnostics of a run of [`explain`].
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Diagnostics {
@@ -320,6 +324,9 @@ pub struct Diagnostics {
     pub surrogate: Option<SurrogateReport>,
     /// CG reports of influence solves, one per test point.
     pub cg: Vec<crate::solve::CgReport>,
+    /// Extreme eigenvalues of the damped last-layer Hessian `H + damping I` (the `inf-ll`
+    /// kernel), whose ratio is the condition of its solves.
+    pub hessian_spectrum: Option<crate::spectrum::Spectrum>,
     /// Remarks (substitutions made, ...).
     pub notes: Vec<String>,
 }
@@ -444,8 +451,10 @@ pub fn explain<M: Classifier>(
                     .unwrap_or_else(|| LastLayerKernel::new(&ctx.model, ctx.train, ctx.test, opts.batch_size))
                     .contract(&alpha, &tests, progress)?,
                 KernelChoice::InfluenceLastLayer => {
-                    LastLayerInfluenceKernel::new(&ctx.model, ctx.train, ctx.test, opts.damping, opts.batch_size)
-                        .contract(&alpha, &tests, progress)?
+                    let k =
+                        LastLayerInfluenceKernel::new(&ctx.model, ctx.train, ctx.test, opts.damping, opts.batch_size);
+                    diag.hessian_spectrum = Some(k.spectrum(SPECTRUM_STEPS, opts.seed));
+                    k.contract(&alpha, &tests, progress)?
                 }
                 KernelChoice::Ntk(cp) => {
                     let model = if cp == "final" {

@@ -710,6 +710,42 @@ fn debugging_self_influences_match_their_closed_forms() {
 }
 
 #[test]
+fn last_layer_hessian_spectrum_matches_power_iteration_on_the_explicit_matrix() {
+    // 17 x 2 = 34 head parameters, 30 training points: H has rank <= 30 (C - 1 = 1 per point),
+    // so the smallest eigenvalue of H + damping I is the damping itself.
+    let train = images(30, 4, 2, 41);
+    let model = logreg(16, 2, 42);
+    let damping = 0.01;
+    let k = LastLayerInfluenceKernel::new(&model, &train, &train, damping, 8);
+    let p = 34;
+    let h = k.hessian();
+    let apply = |m: &[f64], v: &[f64]| -> Vec<f64> {
+        (0..p).map(|i| m[i * p..(i + 1) * p].iter().zip(v).map(|(a, b)| a * b).sum()).collect()
+    };
+    // Independent oracle: power iteration for the largest eigenvalue, then on lambda_max I - H
+    // for the smallest.
+    let power = |m: &[f64]| -> f64 {
+        let mut v = vec![1.0; p];
+        let mut lambda = 0.0;
+        for _ in 0..20000 {
+            let w = apply(m, &v);
+            let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+            lambda = v.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() / v.iter().map(|x| x * x).sum::<f64>();
+            v = w.into_iter().map(|x| x / norm).collect();
+        }
+        lambda
+    };
+    let max = power(&h);
+    let shifted: Vec<f64> = (0..p * p).map(|ij| if ij / p == ij % p { max - h[ij] } else { -h[ij] }).collect();
+    let min = max - power(&shifted);
+    let s = k.spectrum(p, 5);
+    assert!((s.max - max).abs() < 1e-8 * max, "{s:?} vs max {max}");
+    assert!((s.min - min).abs() < 1e-6 * max, "{s:?} vs min {min}");
+    assert!((s.min - damping).abs() < 1e-6, "{s:?}: H is singular, so the smallest is the damping");
+    assert!((s.condition() - max / min).abs() < 1e-3 * s.condition());
+}
+
+#[test]
 fn sensitivity_map_matches_finite_differences_of_the_representer_value() {
     // d/dx_t [a f_i^T f(x_t)] against a central difference along a random pixel direction.
     let (train, test) = (images(6, 8, 2, 51), images(2, 8, 2, 52));

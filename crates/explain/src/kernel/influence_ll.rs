@@ -51,6 +51,15 @@ impl LastLayerInfluenceKernel {
         out
     }
 
+    /// Extreme eigenvalues of `H + damping I` by `steps` Lanczos steps from a start vector drawn
+    /// with `seed` ([`crate::spectrum::lanczos_extremes`]): its condition number says how hard
+    /// the solves are and how much the damping shapes the kernel (when `H` is singular, as it is
+    /// whenever `(d+1) C` exceeds `n (C-1)`, the smallest eigenvalue is the damping itself).
+    pub fn spectrum(&self, steps: usize, seed: u64) -> crate::spectrum::Spectrum {
+        let p = self.ll.dim * self.ll.num_classes;
+        crate::spectrum::lanczos_extremes(|v| self.hvp(v), p, steps, seed)
+    }
+
     /// The explicit `(H + damping I)` matrix, `[(d+1)C, (d+1)C]` row-major.
     pub fn hessian(&self) -> Vec<f64> {
         let p = self.ll.dim * self.ll.num_classes;
