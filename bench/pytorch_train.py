@@ -151,6 +151,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (scripts/gpu-check.sh)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--profile", action="store_true")
@@ -177,10 +178,14 @@ def main():
         sys.exit(f"unsupported task {args.task!r}")
     n = args.steps * args.batch_size
     idx = np.arange(n) % len(y_all)
-    x, y = torch.from_numpy(x_all[idx].copy()), torch.from_numpy(y_all[idx].copy())
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("--device cuda: this torch has no CUDA device")
+    dev = torch.device(args.device)
+    model = model.to(dev)
+    x, y = torch.from_numpy(x_all[idx].copy()).to(dev), torch.from_numpy(y_all[idx].copy()).to(dev)
     nw = max(args.warmup, 1) * args.batch_size
     widx = np.arange(nw) % len(y_all)
-    xw, yw = torch.from_numpy(x_all[widx].copy()), torch.from_numpy(y_all[widx].copy())
+    xw, yw = torch.from_numpy(x_all[widx].copy()).to(dev), torch.from_numpy(y_all[widx].copy()).to(dev)
 
     opt = torch.optim.SGD(model.parameters(), lr=args.lr)
     nparams = sum(p.numel() for p in model.parameters())
@@ -208,13 +213,13 @@ def main():
         )
     s = stats(rates)
     if args.json:
-        print(json.dumps({"device": "pytorch-cpu", "task": args.task, "architecture": arch, "batch_size": args.batch_size,
+        print(json.dumps({"device": f"pytorch-{args.device}", "task": args.task, "architecture": arch, "batch_size": args.batch_size,
                           "steps_per_rep": args.steps, "warmup_steps": args.warmup, "reps": args.reps,
                           "threads": torch.get_num_threads(), "torch": torch.__version__,
                           "examples_per_s": rates, "stats": s}))
     else:
         print(
-            f"pytorch-{torch.__version__} cpu threads {torch.get_num_threads()} {arch} "
+            f"pytorch-{torch.__version__} {args.device} threads {torch.get_num_threads()} {arch} "
             f"batch {args.batch_size}: {s['median']:.1f} examples/s median "
             f"({1e3 * args.batch_size / s['median']:.1f} ms/step; mean {s['mean']:.1f} sd {s['sd']:.1f} "
             f"min {s['min']:.1f} max {s['max']:.1f} over {args.reps} reps x {args.steps} steps after "

@@ -56,6 +56,9 @@ fn bad_training_arguments_are_clear_errors() {
     let tmp = std::env::temp_dir().join(format!("genrep-cli-train-bad-{}", std::process::id()));
     for (extra, needle) in [
         (vec!["--device", "tpu"], "`tpu` is not a device"),
+        // Without the GPU backend compiled in, every wgpu spelling says how to get it; with it,
+        // an unknown graphics API is named.
+        (vec!["--device", "wgpu:glide"], if cfg!(feature = "wgpu") { "not a graphics API" } else { "--features wgpu" }),
         (vec!["--lr=-1", "--force"], "`lr`"),
         (vec!["--model", "text-cnn", "--force"], "token ids"),
     ] {
