@@ -177,7 +177,7 @@ fn main() -> anyhow::Result<()> {
             checkpoint_every_epoch: true,
             ..TrainConfig::default()
         },
-        lambda: 3e-3,
+        last_layer_l2: 3e-3,
         damping: 0.01,
         check_fractions: vec![0.1, 0.2],
     };

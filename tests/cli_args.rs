@@ -53,7 +53,7 @@ proptest! {
     #[test]
     fn method_specs_never_panic_and_settings_are_validated(spec in spec_like()) {
         if let Ok((_, opts)) = parse_method_spec(&spec, &ExplainOptions::default()) {
-            prop_assert!(opts.lambda.is_finite() && opts.lambda > 0.0, "{spec}: lambda {}", opts.lambda);
+            prop_assert!(opts.last_layer_l2.is_finite() && opts.last_layer_l2 > 0.0, "{spec}: l2 {}", opts.last_layer_l2);
             prop_assert!(opts.damping.is_finite() && opts.damping > 0.0, "{spec}: damping {}", opts.damping);
         }
         // A list splits into specs that rejoin to the input (modulo blanks).

@@ -31,8 +31,8 @@ pub struct DebugArgs {
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// L2 penalty of the representer fine-tune.
-    #[arg(long, default_value_t = 3e-3)]
-    pub lambda: f64,
+    #[arg(long, default_value_t = 3e-3, alias = "lambda")]
+    pub last_layer_l2: f64,
     /// Damping of the last-layer influence Hessian.
     #[arg(long, default_value_t = 0.01)]
     pub damping: f64,
@@ -64,7 +64,7 @@ pub fn run(args: DebugArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
             checkpoint_every_epoch: true,
             ..TrainConfig::default()
         },
-        lambda: args.lambda,
+        last_layer_l2: args.last_layer_l2,
         damping: args.damping,
         check_fractions: args.check.clone(),
     };

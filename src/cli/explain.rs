@@ -44,8 +44,8 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub device: Option<String>,
     /// L2 penalty of the representer-point refit.
-    #[arg(long, default_value_t = 3e-3)]
-    pub lambda: f64,
+    #[arg(long, default_value_t = 3e-3, alias = "lambda")]
+    pub last_layer_l2: f64,
     /// Hessian damping of influence kernels.
     #[arg(long, default_value_t = 0.01)]
     pub damping: f64,
@@ -140,7 +140,7 @@ pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         cache: Some(&cache),
     };
     let opts = ExplainOptions {
-        lambda: args.lambda,
+        last_layer_l2: args.last_layer_l2,
         damping: args.damping,
         hessian_sample: args.hessian_sample,
         score: args.score,

@@ -23,8 +23,8 @@ pub struct SensitivityArgs {
     #[arg(long)]
     pub train_index: Option<usize>,
     /// L2 penalty of the representer-point refit.
-    #[arg(long, default_value_t = 3e-3)]
-    pub lambda: f64,
+    #[arg(long, default_value_t = 3e-3, alias = "lambda")]
+    pub last_layer_l2: f64,
     /// Device (default: the one the run was trained on).
     #[arg(long)]
     pub device: Option<String>,
@@ -46,7 +46,7 @@ pub fn run(args: SensitivityArgs, data_dir: Option<&Path>) -> anyhow::Result<()>
         anyhow::bail!("sensitivity maps are for image tasks; {} is a text task", cfg.task);
     }
     let ctx = Context { model, train: &task.train, test: &task.test, record: None, batch_size: 256, cache: None };
-    let opts = ExplainOptions { lambda: args.lambda, ..ExplainOptions::default() };
+    let opts = ExplainOptions { last_layer_l2: args.last_layer_l2, ..ExplainOptions::default() };
     let (attrs, _) = explain(
         &ctx,
         &"representer".parse::<Method>()?,

@@ -36,8 +36,9 @@ pub struct DebugConfig {
     pub seed: u64,
     /// Training recipe (the same for the noisy model and every corrected retraining).
     pub train: TrainConfig,
-    /// L2 penalty of the representer fine-tune.
-    pub lambda: f64,
+    /// L2 penalty of the last-layer (representer) fine-tune (`ExplainOptions::last_layer_l2`).
+    #[serde(alias = "lambda")]
+    pub last_layer_l2: f64,
     /// Damping of the last-layer influence Hessian.
     pub damping: f64,
     /// Fractions of the training set checked for the accuracy-after-correction retrainings.
@@ -164,7 +165,7 @@ pub fn run_debug_with<A: Architecture>(
         monitor.stage(&format!("scoring training points: {m}"), n);
         let s = match m {
             "representer" => {
-                let (s, rep) = representer_label_importance(&model, &task.train, cfg.lambda, 256)?;
+                let (s, rep) = representer_label_importance(&model, &task.train, cfg.last_layer_l2, 256)?;
                 monitor.note(&format!(
                     "representer fine-tune: {} iterations, gradient norm {:.1e}",
                     rep.iterations, rep.grad_norm

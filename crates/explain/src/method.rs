@@ -171,7 +171,7 @@ pub fn split_method_list(list: &str) -> Vec<String> {
 
 /// A method name with optional settings, `name@key=value,key=value` (e.g.
 /// `representer@lambda=0.03,targets=labels`): the method, and `base` with the settings applied.
-/// Keys: `lambda`, `targets` (`model` or `labels`), `damping`, `score` (`margin` or `logit`),
+/// Keys: `l2` (or `lambda`), `targets` (`model` or `labels`), `damping`, `score` (`margin` or `logit`),
 /// `hessian_sample` (`all` or a count).
 pub fn parse_method_spec(spec: &str, base: &ExplainOptions) -> Result<(Method, ExplainOptions)> {
     let (name, settings) = spec.split_once('@').unwrap_or((spec, ""));
@@ -182,7 +182,9 @@ pub fn parse_method_spec(spec: &str, base: &ExplainOptions) -> Result<(Method, E
         let (k, v) = kv.split_once('=').ok_or_else(|| bad(format!("`{kv}` is not key=value")))?;
         let num = |v: &str| v.parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0);
         match k {
-            "lambda" => opts.lambda = num(v).ok_or_else(|| bad(format!("lambda `{v}` is not a positive number")))?,
+            "l2" | "lambda" | "last_layer_l2" => {
+                opts.last_layer_l2 = num(v).ok_or_else(|| bad(format!("{k} `{v}` is not a positive number")))?
+            }
             "damping" => opts.damping = num(v).ok_or_else(|| bad(format!("damping `{v}` is not a positive number")))?,
             "targets" => {
                 opts.refit_targets = match v {
@@ -206,7 +208,7 @@ pub fn parse_method_spec(spec: &str, base: &ExplainOptions) -> Result<(Method, E
             }
             _ => {
                 return Err(bad(format!(
-                    "unknown setting `{k}`; expected lambda, targets, damping, score or hessian_sample"
+                    "unknown setting `{k}`; expected l2 (or lambda), targets, damping, score or hessian_sample"
                 )))
             }
         }
@@ -217,8 +219,11 @@ pub fn parse_method_spec(spec: &str, base: &ExplainOptions) -> Result<(Method, E
 /// Numerical settings of the methods (sane defaults; see each field).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExplainOptions {
-    /// L2 penalty of the surrogate (representer) refit; the 2018 paper uses ~3e-3.
-    pub lambda: f64,
+    /// L2 penalty `lambda |Theta_2|^2` of the last-layer (representer) refit, the same penalty
+    /// `TrainConfig::last_layer_l2` puts on training; the 2018 paper uses ~3e-3. Method-spec key
+    /// `l2` (or `lambda`, the paper's symbol).
+    #[serde(alias = "lambda")]
+    pub last_layer_l2: f64,
     /// What the representer refit fits: the model's outputs (default) or the labels.
     #[serde(default)]
     pub refit_targets: RefitTargets,
@@ -262,7 +267,7 @@ pub struct ExplainOptions {
 impl Default for ExplainOptions {
     fn default() -> Self {
         Self {
-            lambda: 3e-3,
+            last_layer_l2: 3e-3,
             refit_targets: RefitTargets::Model,
             damping: 0.01,
             hessian: HessianKind::GaussNewton,
@@ -544,7 +549,7 @@ fn compute_alpha<M: Classifier>(
         })?)),
         Importance::Surrogate if matches!(kernel, KernelChoice::Ntk(_)) => {
             let entry = ctx.cache.map(|dir| {
-                let settings = format!("{} {} {}", opts.lambda, opts.surrogate_tol, opts.surrogate_max_iter);
+                let settings = format!("{} {} {}", opts.last_layer_l2, opts.surrogate_tol, opts.surrogate_max_iter);
                 crate::cache::entry_path(
                     dir,
                     "surrogate-ntk-final",
@@ -558,7 +563,7 @@ fn compute_alpha<M: Classifier>(
                 &ctx.model,
                 ctx.train,
                 &ctx.train_logits(),
-                opts.lambda,
+                opts.last_layer_l2,
                 opts.surrogate_tol,
                 opts.surrogate_max_iter,
                 opts.batch_size,
@@ -584,7 +589,7 @@ fn compute_alpha<M: Classifier>(
 pub const REFIT_TOL: f64 = 1e-9;
 
 /// Representer points (Yeh et al. 2018; the surrogate derivative with the last-layer kernel):
-/// refits the head with L2 penalty `opts.lambda` on the penultimate features to the model's
+/// refits the head with L2 penalty `opts.last_layer_l2` on the penultimate features to the model's
 /// outputs ([`surrogate_last_layer`] from the trained head) and returns the global importances
 /// `alpha` (`[n, C]`), the refit head `Theta` (`[(d+1), C]`), the fit report and the kernel.
 pub fn representer_alpha<M: Classifier>(
@@ -601,7 +606,7 @@ pub fn representer_alpha<M: Classifier>(
     // The refit is shared by every test point of a run: cached by fingerprint like the NTK
     // surrogate fit.
     let entry = ctx.cache.map(|dir| {
-        let settings = format!("{} {:?} {REFIT_TOL}", opts.lambda, opts.refit_targets);
+        let settings = format!("{} {:?} {REFIT_TOL}", opts.last_layer_l2, opts.refit_targets);
         crate::cache::entry_path(dir, "representer-refit", crate::cache::model_key(&ctx.model, ctx.train, &settings))
     });
     if let Some(hit) = entry.as_deref().and_then(crate::cache::load::<crate::cache::CachedRefit>) {
@@ -611,14 +616,14 @@ pub fn representer_alpha<M: Classifier>(
     // and 1e-6 left residuals of 4e-4 to 1.2e-3 on MNIST where this reaches ~1e-6.
     let (alpha, theta, report) = match opts.refit_targets {
         RefitTargets::Model => {
-            surrogate_last_layer(&ll.train, ll.dim, &logits, c, opts.lambda, head, REFIT_TOL, 20_000)?
+            surrogate_last_layer(&ll.train, ll.dim, &logits, c, opts.last_layer_l2, head, REFIT_TOL, 20_000)?
         }
         RefitTargets::Labels => {
             let mut targets = vec![0.0; ctx.train.len() * c];
             for (i, &y) in ctx.train.labels.iter().enumerate() {
                 targets[i * c + y] = 1.0;
             }
-            refit_last_layer(&ll.train, ll.dim, &targets, c, opts.lambda, head, REFIT_TOL, 20_000)?
+            refit_last_layer(&ll.train, ll.dim, &targets, c, opts.last_layer_l2, head, REFIT_TOL, 20_000)?
         }
     };
     let refit = crate::cache::CachedRefit { alpha, theta, report };
