@@ -62,5 +62,16 @@ fn quickstart_custom_architecture_and_new_input_examples_run() {
     // A second run resumes the experiment: nothing is retrained.
     let again = ok(example("custom_architecture").env("GENREP_DATA", &data).arg(&custom), "custom_architecture");
     assert!(again.contains("experiment: 0 net(s) trained, 0 rankings, 0 retrainings"), "{again}");
+    // The same grid with the built-in CNN is refused in that directory: its rows would mix with
+    // the MLP's.
+    let cli = Command::new(env!("CARGO_BIN_EXE_genrep"))
+        .env("GENREP_DATA", &data)
+        .args(["experiment", "--table", "1", "--preset", "smoke", "--dataset", "mnist"])
+        .args(["--nets", "1", "--tests-per-net", "2", "--out"])
+        .arg(custom.join("experiment"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&cli.stderr);
+    assert!(!cli.status.success() && err.contains("another architecture"), "{err}");
     let _ = std::fs::remove_dir_all(&tmp);
 }

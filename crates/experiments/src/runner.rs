@@ -125,29 +125,86 @@ pub fn pin_config(out: &Path, cfg: &ExperimentConfig) -> Result<()> {
     }
 }
 
+/// `architecture.json` of an experiment directory.
+const ARCHITECTURE_FILE: &str = "architecture.json";
+
+/// Pins the architecture of the networks of an experiment directory in `architecture.json`, as
+/// [`pin_config`] pins the grid: a later run (a resume, another shard) with another architecture
+/// is refused, since its rows would mix with these. A directory written before the pin existed,
+/// with rows already, was run with the built-in model for the task.
+fn pin_architecture<A: Architecture>(out: &Path, spec: &A, task: &Task) -> Result<()> {
+    let path = out.join(ARCHITECTURE_FILE);
+    let json = |e: serde_json::Error| ExperimentError::config("architecture", e.to_string());
+    let refuse = |found: String| {
+        ExperimentError::config(
+            "architecture",
+            format!(
+                "{} holds results of networks of another architecture ({found}) than this run's ({}); \
+                 choose another --out",
+                out.display(),
+                serde_json::to_string(spec).unwrap_or_default()
+            ),
+        )
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => match serde_json::from_slice::<A>(&bytes) {
+            Ok(found) if &found == spec => Ok(()),
+            _ => Err(refuse(String::from_utf8_lossy(&bytes).split_whitespace().collect())),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let has_rows = crate::rows::read_dir_rows(out).map(|r| !r.is_empty()).unwrap_or(false);
+            if has_rows {
+                let built_in = ModelSpec::default_for(&task.train, task.num_classes())?;
+                if serde_json::to_value(spec).map_err(json)? != serde_json::to_value(&built_in).map_err(json)? {
+                    return Err(refuse(format!("the built-in {}", serde_json::to_string(&built_in).map_err(json)?)));
+                }
+            }
+            let text = serde_json::to_string_pretty(spec).map_err(json)?;
+            write_atomic(&path, text.as_bytes()).map_err(|e| ExperimentError::io(&path, e))
+        }
+        Err(e) => Err(ExperimentError::io(&path, e)),
+    }
+}
+
 /// Merges shard directories (each holding `experiment.json` and `rows*.jsonl`, possibly copied
 /// back from different machines) into `out`: refuses directories of different experiments and
 /// rows of one key that disagree ([`crate::dedup`]); writes `out/experiment.json` and
 /// `out/rows.jsonl` atomically and returns the experiment and its rows.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(ExperimentConfig, Vec<Row>)> {
     let mut cfg: Option<ExperimentConfig> = None;
+    let mut arch: Option<Option<Vec<u8>>> = None;
     let mut rows = Vec::new();
     for dir in dirs {
         let c = read_config(dir)?;
-        if let Some(first) = &cfg {
-            if first != &c {
+        let a = std::fs::read(dir.join(ARCHITECTURE_FILE)).ok();
+        if let (Some(first), Some(first_arch)) = (&cfg, &arch) {
+            let differs = |a: &Option<Vec<u8>>, b: &Option<Vec<u8>>| {
+                let parse =
+                    |x: &Option<Vec<u8>>| x.as_ref().and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok());
+                parse(a) != parse(b)
+            };
+            if first != &c || differs(first_arch, &a) {
                 return Err(ExperimentError::config(
                     "merge",
-                    format!("{} holds a different experiment than {}", dir.display(), dirs[0].display()),
+                    format!(
+                        "{} holds a different experiment (grid or architecture) than {}",
+                        dir.display(),
+                        dirs[0].display()
+                    ),
                 ));
             }
         }
         cfg = Some(c);
+        arch = Some(a);
         rows.extend(crate::rows::read_dir_rows(dir)?);
     }
     let cfg = cfg.ok_or_else(|| ExperimentError::config("merge", "name at least one directory"))?;
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
     pin_config(out, &cfg)?;
+    if let Some(Some(bytes)) = &arch {
+        let path = out.join(ARCHITECTURE_FILE);
+        write_atomic(&path, bytes).map_err(|e| ExperimentError::io(&path, e))?;
+    }
     let rows = crate::rows::dedup(rows)?;
     let mut text = String::new();
     for r in &rows {
@@ -246,6 +303,7 @@ pub fn run_with<A: Architecture>(
     let spec = architecture(&task)?;
     spec.check_examples(&task.train)?;
     spec.check_examples(&task.test)?;
+    pin_architecture(&opts.out, &spec, &task)?;
     let data_fp = genrep_data::DataFingerprint::of(&task);
     let n = task.train.len();
     let ks = cfg.deletion_sizes(n);

@@ -151,8 +151,8 @@ pub enum RefitTargets {
 }
 
 /// Splits a comma-separated list of method specs, keeping each spec's own `key=value` settings
-/// with it: `tracincp,representer@lambda=0.03,targets=labels,random` gives `tracincp`,
-/// `representer@lambda=0.03,targets=labels` and `random` (a piece with `=` and no `@` or `:`
+/// with it: `tracincp,representer@l2=0.03,targets=labels,random` gives `tracincp`,
+/// `representer@l2=0.03,targets=labels` and `random` (a piece with `=` and no `@` or `:`
 /// continues the spec before it).
 pub fn split_method_list(list: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -170,7 +170,7 @@ pub fn split_method_list(list: &str) -> Vec<String> {
 }
 
 /// A method name with optional settings, `name@key=value,key=value` (e.g.
-/// `representer@lambda=0.03,targets=labels`): the method, and `base` with the settings applied.
+/// `representer@l2=0.03,targets=labels`): the method, and `base` with the settings applied.
 /// Keys: `l2` (or `lambda`), `targets` (`model` or `labels`), `damping`, `score` (`margin` or `logit`),
 /// `hessian_sample` (`all` or a count).
 pub fn parse_method_spec(spec: &str, base: &ExplainOptions) -> Result<(Method, ExplainOptions)> {
@@ -219,9 +219,10 @@ pub fn parse_method_spec(spec: &str, base: &ExplainOptions) -> Result<(Method, E
 /// Numerical settings of the methods (sane defaults; see each field).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExplainOptions {
-    /// L2 penalty `lambda |Theta_2|^2` of the last-layer (representer) refit, the same penalty
-    /// `TrainConfig::last_layer_l2` puts on training; the 2018 paper uses ~3e-3. Method-spec key
-    /// `l2` (or `lambda`, the paper's symbol).
+    /// L2 penalty `lambda |Theta_2|^2` of the last-layer (representer) refit: the same form as
+    /// `TrainConfig::last_layer_l2` (the penalty training puts on the head, 0 by default) but its
+    /// own value; the 2018 paper uses ~3e-3. Method-spec key `l2` (or `lambda`, the paper's
+    /// symbol).
     #[serde(alias = "lambda")]
     pub last_layer_l2: f64,
     /// What the representer refit fits: the model's outputs (default) or the labels.
@@ -330,7 +331,8 @@ pub struct Diagnostics {
     /// CG reports of influence solves, one per test point.
     pub cg: Vec<crate::solve::CgReport>,
     /// Extreme eigenvalues of the damped last-layer Hessian `H + damping I` (the `inf-ll`
-    /// kernel), whose ratio is the condition of its solves.
+    /// kernel) on the directions the loss sees (see [`LastLayerInfluenceKernel::spectrum`]),
+    /// whose ratio is the condition of its solves there.
     pub hessian_spectrum: Option<crate::spectrum::Spectrum>,
     /// Remarks (substitutions made, ...).
     pub notes: Vec<String>,
@@ -458,7 +460,7 @@ pub fn explain<M: Classifier>(
                 KernelChoice::InfluenceLastLayer => {
                     let k =
                         LastLayerInfluenceKernel::new(&ctx.model, ctx.train, ctx.test, opts.damping, opts.batch_size);
-                    diag.hessian_spectrum = Some(k.spectrum(SPECTRUM_STEPS, opts.seed));
+                    diag.hessian_spectrum = k.spectrum(SPECTRUM_STEPS, opts.seed);
                     k.contract(&alpha, &tests, progress)?
                 }
                 KernelChoice::Ntk(cp) => {

@@ -18,7 +18,8 @@ pub struct Spectrum {
     pub min: f64,
     /// Largest Ritz value (a lower bound of the largest eigenvalue).
     pub max: f64,
-    /// Lanczos steps taken (fewer than asked when an invariant subspace was found: then exact).
+    /// Lanczos steps taken: at most the dimension, fewer when an invariant subspace was found
+    /// (then the values are exact).
     pub steps: usize,
 }
 
@@ -37,16 +38,24 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Lanczos with full re-orthogonalisation: `steps` products with the symmetric `n x n` operator
-/// `apply`, from a start vector drawn with `seed`. Returns the extreme Ritz values.
-pub fn lanczos_extremes(mut apply: impl FnMut(&[f64]) -> Vec<f64>, n: usize, steps: usize, seed: u64) -> Spectrum {
-    if n == 0 || steps == 0 {
-        return Spectrum { min: f64::NAN, max: f64::NAN, steps: 0 };
-    }
+/// A start vector for [`lanczos_extremes`]: `n` uniform entries in [-0.5, 0.5) drawn with `seed`.
+pub fn random_start(n: usize, seed: u64) -> Vec<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut q: Vec<f64> = (0..n).map(|_| rng.random::<f64>() - 0.5).collect();
-    let norm = dot(&q, &q).sqrt();
-    q.iter_mut().for_each(|v| *v /= norm);
+    (0..n).map(|_| rng.random::<f64>() - 0.5).collect()
+}
+
+/// Lanczos with full re-orthogonalisation: up to `steps` products with the symmetric operator
+/// `apply` from `start`. The Krylov space, and so the spectrum found, is that of the operator
+/// restricted to the smallest invariant subspace containing `start` (start inside a subspace to
+/// measure the operator there). Returns the extreme Ritz values, or `None` for a zero start or
+/// no steps.
+pub fn lanczos_extremes(mut apply: impl FnMut(&[f64]) -> Vec<f64>, start: Vec<f64>, steps: usize) -> Option<Spectrum> {
+    let n = start.len();
+    let norm = dot(&start, &start).sqrt();
+    if n == 0 || steps == 0 || !(norm > 0.0 && norm.is_finite()) {
+        return None;
+    }
+    let mut q: Vec<f64> = start.into_iter().map(|v| v / norm).collect();
     let mut basis: Vec<Vec<f64>> = Vec::new();
     let (mut alpha, mut beta) = (Vec::new(), Vec::new());
     for _ in 0..steps.min(n) {
@@ -62,7 +71,13 @@ pub fn lanczos_extremes(mut apply: impl FnMut(&[f64]) -> Vec<f64>, n: usize, ste
             }
         }
         let b = dot(&w, &w).sqrt();
-        let scale = alpha.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
+        // ||T|| bound (Gershgorin) for the relative breakdown test.
+        let scale = alpha
+            .iter()
+            .enumerate()
+            .map(|(i, a)| a.abs() + if i > 0 { beta[i - 1] } else { 0.0 } + beta.get(i).copied().unwrap_or(b))
+            .fold(0.0f64, f64::max)
+            .max(1e-300);
         if b <= 1e-12 * scale {
             break; // invariant subspace: the Ritz values are eigenvalues
         }
@@ -71,11 +86,11 @@ pub fn lanczos_extremes(mut apply: impl FnMut(&[f64]) -> Vec<f64>, n: usize, ste
     }
     let k = alpha.len();
     beta.truncate(k.saturating_sub(1));
-    Spectrum {
+    Some(Spectrum {
         min: tridiagonal_eigenvalue(&alpha, &beta, 0),
         max: tridiagonal_eigenvalue(&alpha, &beta, k - 1),
         steps: k,
-    }
+    })
 }
 
 /// The number of eigenvalues of the symmetric tridiagonal matrix (diagonal `a`, off-diagonal
@@ -96,10 +111,12 @@ fn count_below(a: &[f64], b: &[f64], x: f64) -> usize {
     count
 }
 
-/// The `k`-th smallest (0-based) eigenvalue of a symmetric tridiagonal matrix, by bisection
-/// inside its Gershgorin interval to full double precision.
-pub fn tridiagonal_eigenvalue(a: &[f64], b: &[f64], k: usize) -> f64 {
+/// The `k`-th smallest (0-based) eigenvalue of a symmetric tridiagonal matrix (diagonal `a`,
+/// off-diagonal `b` of length `a.len() - 1`, `k < a.len()`), by bisection inside its Gershgorin
+/// interval to full double precision.
+fn tridiagonal_eigenvalue(a: &[f64], b: &[f64], k: usize) -> f64 {
     let n = a.len();
+    debug_assert!(k < n && b.len() + 1 == n, "tridiagonal_eigenvalue: k {k}, {n} diagonal, {} off", b.len());
     let radius = |i: usize| {
         (if i > 0 { b[i - 1].abs() } else { 0.0 }) + if i + 1 < n { b.get(i).map_or(0.0, |v| v.abs()) } else { 0.0 }
     };
@@ -170,14 +187,28 @@ mod tests {
         let eig: Vec<f64> = (0..n).map(|i| 0.01 * 1.2f64.powi(i as i32)).collect();
         let a = with_spectrum(&eig, 7);
         // All n steps: exact up to round-off.
-        let s = lanczos_extremes(matvec(&a, n), n, n, 1);
+        let s = lanczos_extremes(matvec(&a, n), random_start(n, 1), n).unwrap();
         assert!((s.min - eig[0]).abs() < 1e-9 * eig[n - 1], "{s:?}");
         assert!((s.max - eig[n - 1]).abs() < 1e-9 * eig[n - 1], "{s:?}");
         assert!((s.condition() - eig[n - 1] / eig[0]).abs() < 1e-4 * s.condition());
         // Fewer steps: Ritz values lie inside the spectrum, the largest already close.
-        let s = lanczos_extremes(matvec(&a, n), n, 15, 1);
+        let s = lanczos_extremes(matvec(&a, n), random_start(n, 1), 15).unwrap();
         assert!(s.max <= eig[n - 1] * (1.0 + 1e-12) && s.max > 0.99 * eig[n - 1], "{s:?}");
         assert!(s.min >= eig[0] * (1.0 - 1e-12), "{s:?}");
+    }
+
+    #[test]
+    fn a_start_inside_a_subspace_measures_the_operator_there() {
+        // diag(1, 2, .., 10) from a start with no component on the first three axes: the
+        // spectrum seen is 4 .. 10.
+        let n = 10;
+        let apply = |v: &[f64]| v.iter().enumerate().map(|(i, x)| (i + 1) as f64 * x).collect::<Vec<f64>>();
+        let mut start = random_start(n, 4);
+        start[..3].iter_mut().for_each(|v| *v = 0.0);
+        let s = lanczos_extremes(apply, start, n).unwrap();
+        assert_eq!(s.steps, 7, "{s:?}");
+        assert!((s.min - 4.0).abs() < 1e-10 && (s.max - 10.0).abs() < 1e-10, "{s:?}");
+        assert!(lanczos_extremes(apply, vec![0.0; n], n).is_none(), "a zero start has no Krylov space");
     }
 
     #[test]
@@ -185,7 +216,7 @@ mod tests {
         // Only 3 distinct eigenvalues: Lanczos terminates after 3 steps.
         let eig: Vec<f64> = (0..30).map(|i| [0.5, 2.0, 7.0][i % 3]).collect();
         let a = with_spectrum(&eig, 3);
-        let s = lanczos_extremes(matvec(&a, 30), 30, 30, 2);
+        let s = lanczos_extremes(matvec(&a, 30), random_start(30, 2), 30).unwrap();
         assert_eq!(s.steps, 3, "{s:?}");
         assert!((s.min - 0.5).abs() < 1e-10 && (s.max - 7.0).abs() < 1e-10, "{s:?}");
     }

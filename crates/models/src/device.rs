@@ -56,7 +56,7 @@ pub fn is_cpu(device: &Device) -> bool {
 /// per process and reused (burn's runtime for a device can be initialised only once).
 #[cfg(feature = "wgpu")]
 fn wgpu_device(name: &str, api: &str) -> Result<Device> {
-    use burn::tensor::wgpu::WgpuBackend;
+    use burn::tensor::wgpu::{WgpuBackend, WgpuInitError};
     use std::sync::Mutex;
     static ACQUIRED: Mutex<Vec<(WgpuBackend, Device)>> = Mutex::new(Vec::new());
     let backend = match api {
@@ -76,13 +76,26 @@ fn wgpu_device(name: &str, api: &str) -> Result<Device> {
     if let Some((_, device)) = acquired.iter().find(|(b, _)| *b == backend) {
         return Ok(device.clone());
     }
-    let device = Device::wgpu_options().graphics_api(backend).init().map_err(|e| ModelError::Config {
-        field: "device",
-        what: format!(
-            "`{name}`: {e}. No usable GPU adapter on this machine: install its Vulkan driver, or use Mesa's \
-             software OpenGL with --device wgpu:gl (Debian: libegl-mesa0 libgl1-mesa-dri), or --device cpu"
-        ),
-    })?;
+    let device = match Device::wgpu_options().graphics_api(backend).init() {
+        Ok(device) => device,
+        // The runtime was brought up lazily before (e.g. by a tensor on `Device::default()`):
+        // the automatic choice is still reachable as burn's lazy default wgpu device.
+        Err(WgpuInitError::Registration { .. }) if backend == WgpuBackend::Auto => {
+            Device::wgpu(burn::prelude::DeviceKind::DefaultDevice)
+        }
+        Err(e) => {
+            let hint = match e {
+                WgpuInitError::AdapterUnavailable { .. }
+                | WgpuInitError::UnsupportedGraphicsApi { .. }
+                | WgpuInitError::RequestDevice { .. } => {
+                    ". No usable GPU adapter on this machine for that API: install its driver (Vulkan), or use \
+                     Mesa's software OpenGL with --device wgpu:gl (Debian: libegl-mesa0 libgl1-mesa-dri), or --device cpu"
+                }
+                _ => " (check CUBECL_WGPU_* environment variables), or use --device cpu",
+            };
+            return Err(ModelError::Config { field: "device", what: format!("`{name}`: {e}{hint}") });
+        }
+    };
     acquired.push((backend, device.clone()));
     Ok(device)
 }

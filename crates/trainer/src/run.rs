@@ -370,11 +370,16 @@ impl RunDir {
             return Ok(false);
         }
         let (found, fp) = self.read_config_and_fingerprint::<serde_json::Value>()?;
-        // Compared as JSON, so that a directory written for another architecture is "not this
-        // run" (retrained), not an unreadable config.
-        let cfg = serde_json::to_value(cfg).map_err(|e| TrainError::io(&self.config_path(), e))?;
-        let found = serde_json::to_value(&found).map_err(|e| TrainError::io(&self.config_path(), e))?;
-        Ok(found == cfg && fp.is_some_and(|f| &f.data == data))
+        // The architecture is read as `A` and compared with `==` (its own notion of equality); a
+        // directory written for another architecture does not read as `A` and is "not this run"
+        // (retrained), not an unreadable config.
+        let same_model = serde_json::from_value::<A>(found.model).is_ok_and(|m| m == cfg.model);
+        Ok(same_model
+            && found.task == cfg.task
+            && found.task_options == cfg.task_options
+            && found.train == cfg.train
+            && found.device == cfg.device
+            && fp.is_some_and(|f| &f.data == data))
     }
 
     /// Removes everything a previous training run left (record, checkpoints, metrics, cache), so

@@ -51,13 +51,29 @@ impl LastLayerInfluenceKernel {
         out
     }
 
-    /// Extreme eigenvalues of `H + damping I` by `steps` Lanczos steps from a start vector drawn
-    /// with `seed` ([`crate::spectrum::lanczos_extremes`]): its condition number says how hard
-    /// the solves are and how much the damping shapes the kernel (when `H` is singular, as it is
-    /// whenever `(d+1) C` exceeds `n (C-1)`, the smallest eigenvalue is the damping itself).
-    pub fn spectrum(&self, steps: usize, seed: u64) -> crate::spectrum::Spectrum {
-        let p = self.ll.dim * self.ll.num_classes;
-        crate::spectrum::lanczos_extremes(|v| self.hvp(v), p, steps, seed)
+    /// Extreme eigenvalues of `H + damping I` on the directions the loss can see, by up to
+    /// `steps` Lanczos steps from a start drawn with `seed` ([`crate::spectrum::lanczos_extremes`]).
+    ///
+    /// `H` is always singular: adding the same vector to every class's head weights (`v_{j,k} =
+    /// u_j` for all `k`) leaves the softmax, and so every loss, unchanged, a null space of
+    /// dimension `d + 1` whose eigenvalue in `H + damping I` is the damping alone. The spectrum is
+    /// therefore taken on its orthogonal complement (per feature, the class-mean is removed), of
+    /// dimension `(d + 1)(C - 1)`; there its smallest eigenvalue is still the damping when the
+    /// features do not span their space (e.g. more features than training points). `None` when
+    /// the model has one class.
+    pub fn spectrum(&self, steps: usize, seed: u64) -> Option<crate::spectrum::Spectrum> {
+        let (d, c) = (self.ll.dim, self.ll.num_classes);
+        // Removes the class-mean of each feature's C weights (the projection onto the complement
+        // of the softmax-invariant directions).
+        let project = |mut v: Vec<f64>| {
+            for row in v.chunks_mut(c) {
+                let mean = row.iter().sum::<f64>() / c as f64;
+                row.iter_mut().for_each(|x| *x -= mean);
+            }
+            v
+        };
+        let start = project(crate::spectrum::random_start(d * c, seed));
+        crate::spectrum::lanczos_extremes(|v| project(self.hvp(v)), start, steps)
     }
 
     /// The explicit `(H + damping I)` matrix, `[(d+1)C, (d+1)C]` row-major.
