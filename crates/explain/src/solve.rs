@@ -1,5 +1,12 @@
 //! Linear solvers for the influence kernel: conjugate gradient on a matrix-free operator, and
 //! a dense Cholesky solve for small systems.
+//!
+//! Ours rather than `argmin`'s: adding argmin 0.11 (even as a dev-dependency, with only the
+//! `vec` math backend) switches on `num-complex/std` and `num-integer/std` under the `gemm` and
+//! `ndarray` that burn uses, rebuilding the burn stack and splitting the README's one shared
+//! build (measured with `cargo tree`, docs/DEPENDENCIES.md). These are held to oracles instead
+//! (crates/explain/tests/oracles.rs): CG and LiSSA against a dense Cholesky solve, L-BFGS by the
+//! representer identity at the refit's stationary point.
 
 use crate::error::{ExplainError, Result};
 
