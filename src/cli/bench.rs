@@ -16,15 +16,16 @@
 //! the time goes.
 
 use super::data::TaskArgs;
-use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
 use clap::{Args, Subcommand};
 use genrep::data::{DataDir, Examples, Inputs};
 use genrep::experiments::stats::Summary;
 use genrep::models::Architecture;
 use genrep::models::{parse_device, Classifier, Input, Model, ModelSpec};
-use genrep::trainer::loss::{linear_surrogate, softmax_cross_entropy};
-use genrep::trainer::{fit, try_init_seeded, Engine, FitOptions, OptimizerConfig, TrainConfig};
+use genrep::trainer::{
+    build_optimizer, burn_step, fit, try_init_seeded, Engine, FitOptions, OptimizerConfig, TrainConfig,
+    BURN_STEP_PHASES,
+};
 use std::path::Path;
 use std::time::Instant;
 
@@ -313,7 +314,8 @@ fn backend_label(device: &str) -> &str {
     }
 }
 
-/// Times the phases of the trainer's step (the same operations as `fit`, in the same order).
+/// Times the phases of the trainer's step on burn's path ([`burn_step`], the step `fit` takes
+/// there), syncing the device at each phase's end.
 fn profile_step(
     mut model: Model,
     data: &Examples,
@@ -323,43 +325,34 @@ fn profile_step(
 ) -> anyhow::Result<()> {
     anyhow::ensure!(args.momentum == 0.0, "--profile times plain SGD only (omit --momentum)");
     let plain = device.clone().inner();
-    let c = model.num_classes();
-    let mut optim = SgdConfig::new().init();
-    let phases = ["gather", "forward+readback", "loss (host)", "backward", "optimizer"];
-    let mut times = vec![Vec::new(); phases.len()];
+    let mut optim =
+        build_optimizer(&TrainConfig { optimizer: OptimizerConfig::Sgd { momentum: 0.0 }, ..TrainConfig::default() });
+    let mut times = vec![Vec::new(); BURN_STEP_PHASES.len()];
     let batches: Vec<Vec<usize>> =
         (0..data.len()).collect::<Vec<_>>().chunks(args.batch_size).map(|c| c.to_vec()).collect();
-    let sync = |d: &Device| d.sync().map_err(|e| anyhow::anyhow!("device sync failed: {e:?}"));
+    let mut sync_error = None;
     for batch in batches.iter().chain(batches.iter()) {
-        let t0 = Instant::now();
-        let x = Input::gather(data, batch, &plain);
-        sync(&plain)?;
-        let t1 = Instant::now();
-        let labels: Vec<usize> = batch.iter().map(|&i| data.labels[i]).collect();
-        let logits = model.logits(&x);
-        let values = logits.to_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
-        let t2 = Instant::now();
-        let parts = softmax_cross_entropy(&values, &labels, c);
-        let scale = 1.0 / batch.len() as f32;
-        let weights: Vec<f32> = parts.dloss_dlogits.iter().map(|g| g * scale).collect();
-        let t3 = Instant::now();
-        let grads = linear_surrogate(logits, weights).backward();
-        sync(device)?;
-        let t4 = Instant::now();
-        let grads = GradientsParams::from_grads(grads, &model);
-        model = optim.step(args.lr, model, grads);
-        sync(device)?;
-        let t5 = Instant::now();
-        for (k, (a, b)) in [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5)].into_iter().enumerate() {
-            times[k].push((b - a).as_secs_f64() * 1e3);
-        }
+        let mut last = Instant::now();
+        let mut mark = |k: usize| {
+            if let Err(e) = device.sync() {
+                sync_error.get_or_insert(format!("device sync failed: {e:?}"));
+            }
+            let now = Instant::now();
+            times[k].push((now - last).as_secs_f64() * 1e3);
+            last = now;
+        };
+        let (stepped, _) = burn_step(model, &mut optim, data, batch, args.lr, 0.0, &plain, &mut |_| Ok(()), &mut mark)?;
+        model = stepped;
+    }
+    if let Some(e) = sync_error {
+        anyhow::bail!(e);
     }
     // Drop the first pass over the batches (warm-up of allocator and caches).
     let skip = batches.len();
     let medians: Vec<f64> = times.iter().map(|t| Summary::of(&t[skip..]).median).collect();
     let total: f64 = medians.iter().sum();
     println!("profile [{name}] one step, median over {} steps (ms):", times[0].len() - skip);
-    for (p, m) in phases.iter().zip(&medians) {
+    for (p, m) in BURN_STEP_PHASES.iter().zip(&medians) {
         println!("  {p:<18} {m:8.2}  {:5.1}%", 100.0 * m / total);
     }
     println!("  {:<18} {total:8.2}  => {:.1} examples/s", "sum", 1e3 * args.batch_size as f64 / total);

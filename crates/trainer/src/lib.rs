@@ -24,6 +24,6 @@ pub use lock::DirLock;
 pub use observer::{StepInfo, StepObserver, TrainingRecord};
 pub use run::{train_run, LoadedRun, RunConfig, RunDir, RunFingerprint};
 pub use trainer::{
-    evaluate, fit, init_seeded, misclassified, predict_logits, predict_logits_with, try_init_seeded, Engine,
-    EpochMetrics, FitOptions, TrainOutcome,
+    build_optimizer, burn_step, evaluate, fit, init_seeded, misclassified, predict_logits, predict_logits_with,
+    try_init_seeded, Engine, EpochMetrics, FitOptions, TrainOutcome, BURN_STEP_PHASES,
 };

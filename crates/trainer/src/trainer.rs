@@ -4,7 +4,7 @@
 use crate::checkpoint::{Checkpoint, CheckpointKind};
 use crate::config::{OptimizerConfig, TrainConfig};
 use crate::error::{Result, TrainError};
-use crate::loss::{linear_surrogate, softmax_cross_entropy};
+use crate::loss::{linear_surrogate, softmax_cross_entropy, LossParts};
 use crate::observer::{StepInfo, StepObserver};
 use crate::optimizer::FlatOptimizer;
 use crate::schedule::{epoch_batches_without, exclusion_mask};
@@ -132,7 +132,9 @@ pub fn try_init_seeded<M: burn::module::Module, E>(
     Ok(model)
 }
 
-fn build_optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
+/// The burn optimiser `cfg` asks for: SGD (with momentum when `momentum > 0`) or Adam, with
+/// L2 weight decay `weight_decay` (added to the gradient, burn's convention) when positive.
+pub fn build_optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
     let wd = (cfg.weight_decay > 0.0).then(|| WeightDecayConfig::new(cfg.weight_decay as f32));
     match cfg.optimizer {
         OptimizerConfig::Sgd { momentum } => {
@@ -275,11 +277,31 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
         for batch in epoch_batches_without(n, cfg.batch_size, cfg.seed, epoch, &excluded, cfg.exclusion) {
             let lr = cfg.schedule.at(cfg.lr, step, total);
             if !batch.is_empty() {
-                let labels: Vec<usize> = batch.iter().map(|&i| train.labels[i]).collect();
-                let scale = 1.0 / batch.len() as f32;
-                // Logits, then (burn) the graph to differentiate or (fused) the gradient itself.
-                let (parts, logits) = match fast.as_mut() {
+                // The observers see every step once its loss is known (and finite).
+                let mut observe = |parts: &LossParts| -> Result<()> {
+                    if !parts.mean_loss.is_finite() {
+                        return Err(TrainError::NonFinite { step, epoch, loss: parts.mean_loss });
+                    }
+                    let info = StepInfo {
+                        step,
+                        epoch,
+                        lr,
+                        batch_indices: &batch,
+                        dloss_dlogits: &parts.dloss_dlogits,
+                        num_classes: c,
+                        loss: parts.mean_loss,
+                        correct: parts.correct,
+                    };
+                    for o in observers.iter_mut() {
+                        o.on_step(&info);
+                    }
+                    Ok(())
+                };
+                let parts = match fast.as_mut() {
                     Some(f) => {
+                        // The fused path computes the parameter gradient itself.
+                        let labels: Vec<usize> = batch.iter().map(|&i| train.labels[i]).collect();
+                        let scale = 1.0 / batch.len() as f32;
                         grad.clear();
                         grad.resize(f.params().len(), 0.0);
                         let values = f.weighted_grad(
@@ -292,33 +314,8 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
                             },
                             &mut grad,
                         );
-                        (softmax_cross_entropy(&values, &labels, c), None)
-                    }
-                    None => {
-                        let x = Input::gather(train, &batch, &plain);
-                        let logits = model.logits(&x);
-                        let values = genrep_models::params::f32_values(logits.to_data());
-                        (softmax_cross_entropy(&values, &labels, c), Some(logits))
-                    }
-                };
-                if !parts.mean_loss.is_finite() {
-                    return Err(TrainError::NonFinite { step, epoch, loss: parts.mean_loss });
-                }
-                let info = StepInfo {
-                    step,
-                    epoch,
-                    lr,
-                    batch_indices: &batch,
-                    dloss_dlogits: &parts.dloss_dlogits,
-                    num_classes: c,
-                    loss: parts.mean_loss,
-                    correct: parts.correct,
-                };
-                for o in observers.iter_mut() {
-                    o.on_step(&info);
-                }
-                match (fast.as_mut(), logits) {
-                    (Some(f), _) => {
+                        let parts = softmax_cross_entropy(&values, &labels, c);
+                        observe(&parts)?;
                         if cfg.last_layer_l2 > 0.0 {
                             let lambda = cfg.last_layer_l2 as f32;
                             let range = f.head_range();
@@ -326,19 +323,24 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
                             grad[range].iter_mut().zip(theta).for_each(|(g, t)| *g += 2.0 * lambda * t);
                         }
                         flat_optim.step(lr, f.params_mut(), &mut grad);
+                        parts
                     }
-                    (None, Some(logits)) => {
-                        let weights: Vec<f32> = parts.dloss_dlogits.iter().map(|g| g * scale).collect();
-                        let mut objective = linear_surrogate(logits, weights);
-                        if cfg.last_layer_l2 > 0.0 {
-                            objective = objective + last_layer_penalty(&model, cfg.last_layer_l2);
-                        }
-                        let grads = objective.backward();
-                        let grads = GradientsParams::from_grads(grads, &model);
-                        model = optim.step(lr, model, grads);
+                    None => {
+                        let (stepped, parts) = burn_step(
+                            model,
+                            &mut optim,
+                            train,
+                            &batch,
+                            lr,
+                            cfg.last_layer_l2,
+                            &plain,
+                            &mut observe,
+                            &mut |_| {},
+                        )?;
+                        model = stepped;
+                        parts
                     }
-                    (None, None) => unreachable!("the burn path keeps its logits"),
-                }
+                };
                 loss_sum += parts.mean_loss * batch.len() as f64;
                 correct += parts.correct;
                 seen += batch.len();
@@ -371,6 +373,53 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
     debug_assert!(step == total || cfg.exclusion == crate::config::ExclusionProtocol::Refill);
     save(&model, CheckpointKind::Final, step, cfg.epochs, &mut checkpoints)?;
     Ok(TrainOutcome { model, history, checkpoints, steps: step })
+}
+
+/// The phases of one step on burn's generic autodiff path, in the order [`burn_step`] reports
+/// their ends (the `genrep bench train --profile` breakdown).
+pub const BURN_STEP_PHASES: [&str; 5] = ["gather", "forward+readback", "loss (host)", "backward", "optimizer"];
+
+/// One training step on burn's generic autodiff path, as [`fit`] takes it for models without a
+/// fused path (or with [`Engine::Burn`]): gather the batch onto `device` (the plain device),
+/// forward with the logits read back to the host, the mean softmax cross-entropy and
+/// `dL_i/df_i` on the host, `observe(parts)` (fit's step observers; an error stops the step),
+/// the backward pass of `sum_i (1/B) dL_i/df_i . f(x_i)` (plus `last_layer_l2 |Theta_2|^2`),
+/// whose parameter gradient is that of the mean loss, and the optimiser update with rate `lr`.
+/// `mark(k)` is called as phase [`BURN_STEP_PHASES`]`[k]` ends (a profiler syncs the device and
+/// reads a clock there). Returns the updated model and the batch's loss parts.
+#[allow(clippy::too_many_arguments)] // the step's inputs, each distinct; fit and the profiler pass them all
+pub fn burn_step<M: Classifier>(
+    model: M,
+    optim: &mut ModuleOptimizer,
+    train: &Examples,
+    batch: &[usize],
+    lr: f64,
+    last_layer_l2: f64,
+    device: &Device,
+    observe: &mut dyn FnMut(&LossParts) -> Result<()>,
+    mark: &mut dyn FnMut(usize),
+) -> Result<(M, LossParts)> {
+    let c = model.num_classes();
+    let labels: Vec<usize> = batch.iter().map(|&i| train.labels[i]).collect();
+    let x = Input::gather(train, batch, device);
+    mark(0);
+    let logits = model.logits(&x);
+    let values = genrep_models::params::f32_values(logits.to_data());
+    mark(1);
+    let parts = softmax_cross_entropy(&values, &labels, c);
+    let scale = 1.0 / batch.len() as f32;
+    let weights: Vec<f32> = parts.dloss_dlogits.iter().map(|g| g * scale).collect();
+    mark(2);
+    observe(&parts)?;
+    let mut objective = linear_surrogate(logits, weights);
+    if last_layer_l2 > 0.0 {
+        objective = objective + last_layer_penalty(&model, last_layer_l2);
+    }
+    let grads = GradientsParams::from_grads(objective.backward(), &model);
+    mark(3);
+    let model = optim.step(lr, model, grads);
+    mark(4);
+    Ok((model, parts))
 }
 
 /// `lambda (|W|^2 + |b|^2)` of the model's head, as a one-element tensor in the autodiff graph.
