@@ -40,12 +40,13 @@ pub trait Monitor: Sync {
     fn position(&self, _done: usize, _total: usize) {}
 }
 
-/// A monitor that prints notes to stderr and nothing else.
+/// A monitor without progress bars: notes go to the `tracing` log (level info; shown by
+/// whatever subscriber the application installs, e.g. the CLI's `RUST_LOG` / `--verbose`).
 pub struct Quiet;
 
 impl Monitor for Quiet {
     fn note(&self, message: &str) {
-        eprintln!("{message}");
+        tracing::info!("{message}");
     }
     fn stage(&self, _: &str, _: usize) {}
     fn tick(&self) {}
