@@ -69,3 +69,48 @@ fn bad_training_arguments_are_clear_errors() {
     }
     std::fs::remove_dir_all(&tmp).ok();
 }
+
+#[test]
+fn a_text_task_trains_with_another_tokenizer_file() {
+    let Some(dir) = data_dir() else { return };
+    let tmp = std::env::temp_dir().join(format!("genrep-cli-train-tok-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    // A 12-token WordPiece vocabulary as a Hugging Face tokenizer.json.
+    let tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "a", "of", "to", "in", "game", "war", "##s"];
+    let vocab: serde_json::Map<String, serde_json::Value> =
+        tokens.iter().enumerate().map(|(i, t)| (t.to_string(), serde_json::json!(i))).collect();
+    let json = serde_json::json!({"model": {"type": "WordPiece", "continuing_subword_prefix": "##", "vocab": vocab}});
+    let tokenizer = tmp.join("tokenizer.json");
+    std::fs::write(&tokenizer, json.to_string()).unwrap();
+    let out = tmp.join("run");
+    let run = genrep()
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["train", "--task", "agnews:world-vs-sports", "--train-per-class", "20", "--test-per-class", "10"])
+        .args(["--epochs", "1", "--seq-len", "16", "--tokenizer"])
+        .arg(&tokenizer)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    // The text model's embedding follows the tokenizer: 12 rows, not BERT's 30,522.
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["content"]["model"]["vocab_size"], 12, "{config}");
+    assert!(config["content"]["task_options"]["tokenizer"].as_str().is_some_and(|p| p.ends_with("tokenizer.json")));
+    // A tokenizer of another kind is a clear error naming the file.
+    std::fs::write(&tokenizer, r#"{"model": {"type": "BPE", "vocab": {}}}"#).unwrap();
+    let bad = genrep()
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["train", "--task", "agnews:world-vs-sports", "--train-per-class", "20", "--force", "--tokenizer"])
+        .arg(&tokenizer)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && err.contains("tokenizer.json") && err.contains("BPE"), "{err}");
+    std::fs::remove_dir_all(&tmp).ok();
+}

@@ -181,6 +181,7 @@ fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         seed: 0,
         seq_len: args.seq_len,
         balance_train: false,
+        tokenizer: None,
     };
     let (spec, options) = task_args.resolve()?;
     let dir = DataDir::resolve(data_dir)?;

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use genrep::data::{info, DataDir, TaskOptions, TaskSpec};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// `genrep data` subcommands.
 #[derive(Debug, Subcommand)]
@@ -52,6 +52,10 @@ pub struct TaskArgs {
     /// toxicity, 8.6% toxic, where plain training predicts the majority class).
     #[arg(long)]
     pub balance_train: bool,
+    /// Text tasks: tokenize with this vocab.txt or WordPiece tokenizer.json instead of the
+    /// data directory's BERT uncased vocabulary.
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
 }
 
 impl TaskArgs {
@@ -64,6 +68,7 @@ impl TaskArgs {
             seed: self.seed,
             seq_len: self.seq_len,
             balance_train: self.balance_train,
+            tokenizer: self.tokenizer.clone(),
             ..TaskOptions::default()
         };
         options.validate()?;

@@ -209,6 +209,12 @@ pub struct TaskOptions {
     /// (8.6% toxic), where plain cross-entropy otherwise learns the majority class.
     #[serde(default)]
     pub balance_train: bool,
+    /// Text tasks: tokenize with this `vocab.txt` or WordPiece `tokenizer.json`
+    /// ([`load_tokenizer`]) instead of the data directory's BERT uncased vocabulary. The text
+    /// model's embedding is sized to its vocabulary. (Not written when unset, so configs and
+    /// fingerprints of runs without it are unchanged.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<std::path::PathBuf>,
 }
 
 impl Default for TaskOptions {
@@ -220,6 +226,7 @@ impl Default for TaskOptions {
             seq_len: 128,
             toxicity_test_fraction: 0.2,
             balance_train: false,
+            tokenizer: None,
         }
     }
 }
@@ -456,7 +463,7 @@ impl Task {
         if !self.spec.dataset.is_text() {
             return Err(DataError::Task { spec: self.spec.to_string(), what: "is an image task; pass pixels".into() });
         }
-        let tok = load_vocab(dir)?;
+        let tok = load_tokenizer(dir, &self.options)?;
         let set =
             TextSet { texts: vec![text.to_string()], labels: vec![label as u8], class_names: self.class_names.clone() };
         Ok(text_examples(&set, &[(0, label)], &tok, self.options.seq_len))
@@ -470,6 +477,16 @@ pub const VOCAB_FILE: &str = "bert-base-uncased/vocab.txt";
 pub fn load_vocab(dir: &DataDir) -> Result<WordPiece> {
     let path = dir.locate("bert-base-uncased", VOCAB_FILE, "BERT WordPiece vocab, one token per line")?;
     Ok(WordPiece::from_vocab_file(&path)?)
+}
+
+/// The tokenizer of text tasks built with `options`: `options.tokenizer` (a `vocab.txt` or a
+/// WordPiece `tokenizer.json`, [`WordPiece::from_file`]) when set, else the BERT uncased
+/// vocabulary of the data directory ([`load_vocab`]).
+pub fn load_tokenizer(dir: &DataDir, options: &TaskOptions) -> Result<WordPiece> {
+    match &options.tokenizer {
+        Some(path) => Ok(WordPiece::from_file(path)?),
+        None => load_vocab(dir),
+    }
 }
 
 /// Builds `spec` from the files in `dir` with `options` (deterministic given the seed).
@@ -509,7 +526,7 @@ pub fn build(dir: &DataDir, spec: &TaskSpec, options: &TaskOptions) -> Result<Ta
             (image_examples(&tr, &tr_sel, &mean, &std), image_examples(&te, &te_sel, &mean, &std))
         }
         DatasetKind::Agnews => {
-            let tok = load_vocab(dir)?;
+            let tok = load_tokenizer(dir, options)?;
             let tr = agnews::load(dir, Split::Train)?;
             let te = agnews::load(dir, Split::Test)?;
             let tr_sel = select_classes(&tr.labels, &classes, options.train_cap(&tr.labels, &classes), &mut rng);
@@ -517,7 +534,7 @@ pub fn build(dir: &DataDir, spec: &TaskSpec, options: &TaskOptions) -> Result<Ta
             (text_examples(&tr, &tr_sel, &tok, options.seq_len), text_examples(&te, &te_sel, &tok, options.seq_len))
         }
         DatasetKind::Toxicity => {
-            let tok = load_vocab(dir)?;
+            let tok = load_tokenizer(dir, options)?;
             let all = jigsaw::load(dir)?;
             // Stratified seeded hold-out: the Jigsaw file we have is one (partial) train file.
             let mut is_test = vec![false; all.len()];

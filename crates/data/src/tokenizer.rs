@@ -89,6 +89,15 @@ pub enum VocabError {
         /// 1-based line (= id + 1) of the second occurrence.
         line: usize,
     },
+
+    /// A `tokenizer.json` that is not a usable WordPiece description.
+    #[error("{}: {what}", .path.display())]
+    Format {
+        /// The tokenizer file.
+        path: PathBuf,
+        /// What is wrong and what was expected.
+        what: String,
+    },
 }
 
 /// A WordPiece vocabulary together with the BERT uncased text pipeline.
@@ -134,6 +143,65 @@ impl WordPiece {
             std::fs::read_to_string(path).map_err(|source| VocabError::Io { path: path.to_path_buf(), source })?;
         let tokens = text.lines().map(|line| line.trim_end().to_owned()).collect();
         Self::from_tokens(tokens, path)
+    }
+
+    /// Loads a Hugging Face `tokenizer.json` whose model is a WordPiece vocabulary (as saved by
+    /// `BertTokenizerFast` / `BertWordPieceTokenizer`): the `model.vocab` map (token -> id, ids
+    /// 0..n without gaps) with the BERT uncased pipeline of this module. Refused with a clear
+    /// error, rather than tokenized differently: other model types (BPE, Unigram), a
+    /// continuation prefix other than `##`, and a normalizer that does not lowercase.
+    pub fn from_tokenizer_json(path: &Path) -> Result<Self, VocabError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| VocabError::Io { path: path.to_path_buf(), source })?;
+        let bad = |what: String| VocabError::Format { path: path.to_path_buf(), what };
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(format!("not JSON ({e}); expected a tokenizer.json")))?;
+        let model = json.get("model").ok_or_else(|| bad("missing field `model`".into()))?;
+        match model.get("type").and_then(|t| t.as_str()) {
+            Some("WordPiece") => {}
+            other => {
+                return Err(bad(format!(
+                    "field `model.type` is {other:?}; only WordPiece tokenizers (BERT-style) are supported"
+                )))
+            }
+        }
+        if let Some(prefix) = model.get("continuing_subword_prefix").and_then(|p| p.as_str()) {
+            if prefix != CONTINUATION_PREFIX {
+                return Err(bad(format!(
+                    "field `model.continuing_subword_prefix` is `{prefix}`; only `{CONTINUATION_PREFIX}` is supported"
+                )));
+            }
+        }
+        if json.pointer("/normalizer/lowercase").and_then(|l| l.as_bool()) == Some(false) {
+            return Err(bad(
+                "the normalizer does not lowercase; only uncased WordPiece tokenizers are supported".into()
+            ));
+        }
+        let vocab = model
+            .get("vocab")
+            .and_then(|v| v.as_object())
+            .ok_or_else(|| bad("field `model.vocab`: expected an object of token -> id".into()))?;
+        let mut tokens: Vec<Option<String>> = vec![None; vocab.len()];
+        for (token, id) in vocab {
+            let id = id.as_u64().filter(|&i| (i as usize) < tokens.len()).ok_or_else(|| {
+                bad(format!("field `model.vocab`: token `{token}` has id {id}; expected 0..{}", vocab.len()))
+            })? as usize;
+            if let Some(other) = tokens[id].replace(token.clone()) {
+                return Err(bad(format!("field `model.vocab`: id {id} is given to both `{other}` and `{token}`")));
+            }
+        }
+        // n distinct ids below n: every id is taken.
+        Self::from_tokens(tokens.into_iter().flatten().collect(), path)
+    }
+
+    /// Loads `path` as a `tokenizer.json` ([`WordPiece::from_tokenizer_json`]) when its name
+    /// ends in `.json`, else as a `vocab.txt` ([`WordPiece::from_vocab_file`]).
+    pub fn from_file(path: &Path) -> Result<Self, VocabError> {
+        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+            Self::from_tokenizer_json(path)
+        } else {
+            Self::from_vocab_file(path)
+        }
     }
 
     /// Builds a tokenizer from tokens listed in id order; `origin` only labels errors.
