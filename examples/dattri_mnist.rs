@@ -7,10 +7,13 @@
 //!
 //! Deviations from dattri (docs/EXPERIMENTS.md): 500 images per class drawn by seed instead of
 //! the first 5,000, pixels in [0, 1] instead of standardised, no dropout in the MLP, fewer test
-//! points (default 100, 10 per class), and the LDS target is the explained score of each method
-//! (the logit margin of the class the model predicts) rather than minus the test loss.
+//! points (default 100, 10 per class), and the LDS target is by default the explained score of
+//! each method (the logit margin of the class the model predicts); with `loss` as the fifth
+//! argument it is dattri's, the test loss `CE(f(x), y)`, attributed to first order as
+//! `phi_loss(x_i -> x) = sum_c (p_c(x) - [c = y]) phi(x_i -> f_c(x))` from ten per-logit
+//! explanations (`@score=logit`, `Target::Class(c)`).
 //!
-//! Run: `GENREP_DATA=/path/to/datasets cargo run --release --example dattri_mnist -- lr|mlp [M] [TESTS_PER_CLASS] [METHODS]`
+//! Run: `GENREP_DATA=/path/to/datasets cargo run --release --example dattri_mnist -- lr|mlp [M] [TESTS_PER_CLASS] [METHODS] [margin|loss]`
 
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
@@ -136,7 +139,19 @@ fn accuracy<M: Classifier>(model: &M, ex: &Examples, device: &Device) -> f64 {
     hits as f64 / ex.len() as f64
 }
 
-fn run<S: Setting>(name: &str, m: usize, tests_per_class: usize, method_list: &str) -> anyhow::Result<()> {
+/// The cross-entropy `CE(row, y)` of one row of logits.
+fn cross_entropy(row: &[f32], y: usize) -> f64 {
+    let mx = row.iter().copied().fold(f32::MIN, f32::max) as f64;
+    mx + row.iter().map(|&v| (v as f64 - mx).exp()).sum::<f64>().ln() - row[y] as f64
+}
+
+fn run<S: Setting>(
+    name: &str,
+    m: usize,
+    tests_per_class: usize,
+    method_list: &str,
+    loss_target: bool,
+) -> anyhow::Result<()> {
     let data = DataDir::resolve(None)?;
     let options =
         TaskOptions { train_per_class: Some(500), test_per_class: Some(tests_per_class), ..Default::default() };
@@ -182,9 +197,28 @@ fn run<S: Setting>(name: &str, m: usize, tests_per_class: usize, method_list: &s
     let mut methods: Vec<(String, Vec<genrep::explain::Attribution>, f64)> = Vec::new();
     let wanted: Vec<&str> = method_list.split(',').collect();
     let lissa_run = wanted.contains(&"influence").then_some(("influence (LiSSA)".to_string(), "influence", &lissa));
+    // The full model's softmax at the test points (for the loss target's weights).
+    let full_logits = predict_logits(&model, test, 256, &device);
     for (label, method, ex) in wanted.iter().map(|m| (m.to_string(), *m, &explainer)).chain(lissa_run) {
         let t0 = Instant::now();
-        let (attrs, _) = ex.explain(method, test, &idx, Target::Predicted)?;
+        let (mut attrs, _) = ex.explain(method, test, &idx, Target::Predicted)?;
+        if loss_target {
+            // phi_loss = sum_c (p_c - [c = y]) phi_c, phi_c explaining the logit f_c alone.
+            let sep = if method.contains('@') { ',' } else { '@' };
+            let per_logit = format!("{method}{sep}score=logit");
+            let mut total: Vec<Vec<f64>> = vec![vec![0.0; n]; idx.len()];
+            for c in 0..10 {
+                let (phi_c, _) = ex.explain(&per_logit, test, &idx, Target::Class(c))?;
+                for (t, a) in phi_c.iter().enumerate() {
+                    let p = genrep::explain::importance::softmax_rows(&full_logits[t * 10..(t + 1) * 10], 10);
+                    let w = p[c] - f64::from(u8::from(test.labels[t] == c));
+                    total[t].iter_mut().zip(&a.scores).for_each(|(acc, s)| *acc += w * s);
+                }
+            }
+            for (a, phi) in attrs.iter_mut().zip(total) {
+                a.scores = phi;
+            }
+        }
         let secs = t0.elapsed().as_secs_f64();
         eprintln!("{label}: {} test points in {secs:.1}s", attrs.len());
         methods.push((label, attrs, secs));
@@ -202,7 +236,11 @@ fn run<S: Setting>(name: &str, m: usize, tests_per_class: usize, method_list: &s
         let logits = predict_logits(&sub, &pick(test, &idx), 256, &device);
         for (t, &(class, versus)) in points.iter().enumerate() {
             let row = &logits[t * 10..(t + 1) * 10];
-            outputs[t][j] = row[class] as f64 - versus.map_or(0.0, |v| row[v] as f64);
+            outputs[t][j] = if loss_target {
+                cross_entropy(row, test.labels[t])
+            } else {
+                row[class] as f64 - versus.map_or(0.0, |v| row[v] as f64)
+            };
         }
         eprintln!("subset model {}/{m} ({:.0}s)", j + 1, t0.elapsed().as_secs_f64());
     }
@@ -219,14 +257,7 @@ fn run<S: Setting>(name: &str, m: usize, tests_per_class: usize, method_list: &s
     }
     let noisy_model = fit(S::init(0, &device), &noisy, None, &recipe, &FitOptions::new(device.clone()), &mut [])?.model;
     let logits = predict_logits(&noisy_model, &noisy, 256, &device);
-    let loss: Vec<f64> = (0..n)
-        .map(|i| {
-            let row = &logits[i * 10..(i + 1) * 10];
-            let mx = row.iter().copied().fold(f32::MIN, f32::max) as f64;
-            let lse = mx + row.iter().map(|&v| (v as f64 - mx).exp()).sum::<f64>().ln();
-            lse - row[noisy.labels[i]] as f64
-        })
-        .collect();
+    let loss: Vec<f64> = (0..n).map(|i| cross_entropy(&logits[i * 10..(i + 1) * 10], noisy.labels[i])).collect();
     let noisy_explainer = Explainer::new(noisy_model, &noisy)?;
     let mut detection = vec![("training loss".to_string(), roc_auc(&loss, &flipped))];
     // The representer importance of a label needs the surrogate fitted to the labels (the
@@ -237,9 +268,10 @@ fn run<S: Setting>(name: &str, m: usize, tests_per_class: usize, method_list: &s
     }
 
     println!(
-        "\nLDS, {name}: {m} subset models of {} of {n} points ({subset_secs:.0}s), {} test points",
+        "\nLDS, {name}: {m} subset models of {} of {n} points ({subset_secs:.0}s), {} test points, target: {}",
         subsets[0].len(),
-        idx.len()
+        idx.len(),
+        if loss_target { "test loss" } else { "explained score (margin)" }
     );
     println!("| method | LDS (mean ± 95% t) | explain s (all test points) |");
     println!("|---|---|---|");
@@ -269,9 +301,14 @@ fn main() -> anyhow::Result<()> {
     let m: usize = args.next().map(|v| v.parse()).transpose()?.unwrap_or(50);
     let tests: usize = args.next().map(|v| v.parse()).transpose()?.unwrap_or(10);
     let methods = args.next().unwrap_or_else(|| METHODS.into());
+    let loss = match args.next().as_deref() {
+        None | Some("margin") => false,
+        Some("loss") => true,
+        Some(other) => anyhow::bail!("`{other}`: expected margin or loss"),
+    };
     match which.as_str() {
-        "lr" => run::<Lr>("MNIST-10 logistic regression", m, tests, &methods),
-        "mlp" => run::<MlpSetting>("MNIST-10 MLP", m, tests, &methods),
+        "lr" => run::<Lr>("MNIST-10 logistic regression", m, tests, &methods, loss),
+        "mlp" => run::<MlpSetting>("MNIST-10 MLP", m, tests, &methods, loss),
         other => anyhow::bail!("`{other}`: expected lr or mlp"),
     }
 }
