@@ -1,20 +1,12 @@
 //! Every CPU backend compiled in trains to the same result as flex (within float tolerance).
 
+mod common;
+
 use burn::prelude::*;
-use genrep_data::{Examples, Inputs};
+use common::images as data;
 use genrep_models::Architecture;
 use genrep_models::{load_weights, save_weights, Classifier, Input, ModelSpec, VisionCnnConfig};
 use genrep_trainer::{fit, try_init_seeded, FitOptions, TrainConfig};
-
-fn data(n: usize) -> Examples {
-    let data: Vec<f32> = (0..n * 64).map(|i| (((i * 2654435761) % 1000) as f32 / 1000.0) - 0.5).collect();
-    Examples {
-        inputs: Inputs::Images { channels: 1, height: 8, width: 8, data, mean: vec![0.0], std: vec![1.0] },
-        labels: (0..n).map(|i| (i * 7 + i / 3) % 2).collect(),
-        source_index: (0..n).collect(),
-        texts: None,
-    }
-}
 
 #[test]
 #[allow(deprecated)]

@@ -4,7 +4,10 @@
 //! genrep-models' `fast_paths.rs`; here the two trajectories, which differ only in float
 //! summation order, must stay within 1e-4 of each other over 8-12 steps.
 
+mod common;
+
 use burn::prelude::*;
+use common::images;
 use genrep_data::{Examples, Inputs};
 use genrep_models::params::flat_values;
 use genrep_models::{Architecture, Model, ModelSpec, TextCnnConfig, VisionCnnConfig};
@@ -12,16 +15,6 @@ use genrep_trainer::{
     fit, try_init_seeded, Engine, ExclusionProtocol, FitOptions, LrSchedule, OptimizerConfig, TrainConfig,
     TrainingRecord,
 };
-
-fn images(n: usize) -> Examples {
-    let data: Vec<f32> = (0..n * 64).map(|i| (((i * 2654435761) % 1000) as f32 / 1000.0) - 0.5).collect();
-    Examples {
-        inputs: Inputs::Images { channels: 1, height: 8, width: 8, data, mean: vec![0.0], std: vec![1.0] },
-        labels: (0..n).map(|i| (i * 7 + i / 3) % 2).collect(),
-        source_index: (0..n).collect(),
-        texts: None,
-    }
-}
 
 fn texts(n: usize, len: usize, vocab: usize) -> Examples {
     let ids: Vec<u32> = (0..n * len)

@@ -52,3 +52,15 @@ pub fn cfg() -> TrainConfig {
         schedule: Default::default(),
     }
 }
+
+/// `n` deterministic 1x8x8 images (a fixed hash pattern) with two classes: the backend and engine
+/// comparisons train on them.
+pub fn images(n: usize) -> Examples {
+    let data: Vec<f32> = (0..n * 64).map(|i| (((i * 2654435761) % 1000) as f32 / 1000.0) - 0.5).collect();
+    Examples {
+        inputs: Inputs::Images { channels: 1, height: 8, width: 8, data, mean: vec![0.0], std: vec![1.0] },
+        labels: (0..n).map(|i| (i * 7 + i / 3) % 2).collect(),
+        source_index: (0..n).collect(),
+        texts: None,
+    }
+}
