@@ -6,16 +6,17 @@
 //! labels flipped, the model retrained, training points ranked by self-importance, ROC AUC.
 //!
 //! Deviations from dattri (docs/EXPERIMENTS.md): 500 images per class drawn by seed instead of
-//! the first 5,000, pixels in [0, 1] instead of standardised, no dropout in the MLP, fewer test
+//! the first 5,000, pixels in [0, 1] instead of standardised, no dropout in the `mlp` setting
+//! (`mlp-dropout` has dattri's dropout 0.1 after each hidden layer), fewer test
 //! points (default 100, 10 per class), and the LDS target is by default the explained score of
 //! each method (the logit margin of the class the model predicts); with `loss` as the fifth
 //! argument it is dattri's, the test loss `CE(f(x), y)`, attributed to first order as
 //! `phi_loss(x_i -> x) = sum_c (p_c(x) - [c = y]) phi(x_i -> f_c(x))` from ten per-logit
 //! explanations (`@score=logit`, `Target::Class(c)`).
 //!
-//! Run: `GENREP_DATA=/path/to/datasets cargo run --release --example dattri_mnist -- lr|mlp [M] [TESTS_PER_CLASS] [METHODS] [margin|loss]`
+//! Run: `GENREP_DATA=/path/to/datasets cargo run --release --example dattri_mnist -- lr|mlp|mlp-dropout [M] [TESTS_PER_CLASS] [METHODS] [margin|loss]`
 
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use genrep::data::{build_task, DataDir, Examples, TaskOptions};
@@ -35,11 +36,15 @@ struct LogReg {
     head: Linear,
 }
 
-/// dattri's MLP without its dropout: 784-128-ReLU-64-ReLU-10.
+/// dattri's MLP: 784-128-ReLU-Dropout-64-ReLU-Dropout-10. Dropout is active in training only:
+/// genrep evaluates through `valid()` and explains through `genrep::models::explaining`, both of
+/// which switch it off (PyTorch's `model.eval()`). With `p = 0` (the `mlp` setting) it is the
+/// identity.
 #[derive(Module, Debug)]
 struct Mlp {
     hidden1: Linear,
     hidden2: Linear,
+    drop: Dropout,
     head: Linear,
 }
 
@@ -62,13 +67,17 @@ impl Classifier for LogReg {
 
 impl Classifier for Mlp {
     fn features(&self, x: &Input) -> Tensor<2> {
-        relu(self.hidden2.forward(relu(self.hidden1.forward(flat(x)))))
+        let h1 = self.drop.forward(relu(self.hidden1.forward(flat(x))));
+        self.drop.forward(relu(self.hidden2.forward(h1)))
     }
     fn head(&self) -> &Linear {
         &self.head
     }
     fn architecture(&self) -> String {
-        "dattri-mlp(784-128-64-10)".into()
+        match self.drop.prob {
+            0.0 => "dattri-mlp(784-128-64-10)".into(),
+            p => format!("dattri-mlp(784-128-64-10, dropout {p})"),
+        }
     }
 }
 
@@ -80,7 +89,10 @@ trait Setting {
 }
 
 struct Lr;
+/// dattri's MLP without its dropout.
 struct MlpSetting;
+/// dattri's MLP with its dropout 0.1.
+struct MlpDropoutSetting;
 
 impl Setting for Lr {
     type M = LogReg;
@@ -102,21 +114,40 @@ impl Setting for Lr {
 impl Setting for MlpSetting {
     type M = Mlp;
     fn init(seed: u64, device: &Device) -> Mlp {
-        init_seeded(device, seed, |d| Mlp {
-            hidden1: LinearConfig::new(784, 128).init(d),
-            hidden2: LinearConfig::new(128, 64).init(d),
-            head: LinearConfig::new(64, 10).init(d),
-        })
+        mlp(seed, device, 0.0)
     }
     fn recipe() -> TrainConfig {
-        // dattri: SGD lr 0.01, momentum 0.9, 50 epochs, batch 64.
-        TrainConfig {
-            epochs: 50,
-            batch_size: 64,
-            lr: 0.01,
-            optimizer: OptimizerConfig::Sgd { momentum: 0.9 },
-            ..TrainConfig::default()
-        }
+        mlp_recipe()
+    }
+}
+
+impl Setting for MlpDropoutSetting {
+    type M = Mlp;
+    fn init(seed: u64, device: &Device) -> Mlp {
+        mlp(seed, device, 0.1)
+    }
+    fn recipe() -> TrainConfig {
+        mlp_recipe()
+    }
+}
+
+fn mlp(seed: u64, device: &Device, dropout: f64) -> Mlp {
+    init_seeded(device, seed, |d| Mlp {
+        hidden1: LinearConfig::new(784, 128).init(d),
+        hidden2: LinearConfig::new(128, 64).init(d),
+        drop: DropoutConfig::new(dropout).init(),
+        head: LinearConfig::new(64, 10).init(d),
+    })
+}
+
+/// dattri's MLP recipe: SGD lr 0.01, momentum 0.9, 50 epochs, batch 64.
+fn mlp_recipe() -> TrainConfig {
+    TrainConfig {
+        epochs: 50,
+        batch_size: 64,
+        lr: 0.01,
+        optimizer: OptimizerConfig::Sgd { momentum: 0.9 },
+        ..TrainConfig::default()
     }
 }
 
@@ -309,6 +340,7 @@ fn main() -> anyhow::Result<()> {
     match which.as_str() {
         "lr" => run::<Lr>("MNIST-10 logistic regression", m, tests, &methods, loss),
         "mlp" => run::<MlpSetting>("MNIST-10 MLP", m, tests, &methods, loss),
-        other => anyhow::bail!("`{other}`: expected lr or mlp"),
+        "mlp-dropout" => run::<MlpDropoutSetting>("MNIST-10 MLP with dropout 0.1", m, tests, &methods, loss),
+        other => anyhow::bail!("`{other}`: expected lr, mlp or mlp-dropout"),
     }
 }

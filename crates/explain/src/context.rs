@@ -87,6 +87,19 @@ pub enum Target {
 }
 
 impl<'a, M: Classifier> Context<'a, M> {
+    /// This context with its model in explaining mode ([`genrep_models::explaining`]): no
+    /// dropout or other training behaviour, parameters still tracked.
+    pub fn explaining(&self) -> Context<'a, M> {
+        Context {
+            model: genrep_models::explaining(self.model.clone()),
+            train: self.train,
+            test: self.test,
+            record: self.record,
+            batch_size: self.batch_size,
+            cache: self.cache,
+        }
+    }
+
     /// `[n, C]` logits of the model on the training split.
     pub fn train_logits(&self) -> Vec<f32> {
         self.logits_of(&self.model, self.train)

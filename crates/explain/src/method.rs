@@ -18,6 +18,7 @@ use crate::importance::{
     refit_last_layer, surrogate_last_layer, surrogate_ntk, target_derivative, tracking, SurrogateReport,
 };
 use crate::kernel::{GradientKernel, HessianKind, Kernel, LastLayerInfluenceKernel, LastLayerKernel, Preconditioner};
+use burn::module::Module;
 use genrep_models::Classifier;
 use genrep_trainer::{Checkpoint, CheckpointKind};
 use rand::{Rng, SeedableRng};
@@ -319,6 +320,13 @@ pub struct Checkpoints<'a, M> {
     pub load: LoadCheckpoint<'a, M>,
 }
 
+impl<M: Module> Checkpoints<'_, M> {
+    /// Checkpoint `name`, loaded and put in explaining mode ([`genrep_models::explaining`]).
+    pub fn model(&self, name: &str) -> Result<M> {
+        (self.load)(name).map(genrep_models::explaining)
+    }
+}
+
 /// Lanczos steps of the last-layer Hessian's spectrum in [`Diagnostics::hessian_spectrum`]
 /// (each one Hessian-vector product, about one pass over the training features).
 pub const SPECTRUM_STEPS: usize = 60;
@@ -351,6 +359,7 @@ pub fn explain<M: Classifier>(
     is_text: bool,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Vec<Attribution>, Diagnostics)> {
+    let ctx = &ctx.explaining();
     let points = ctx.test_points_for(indices, opts.score, opts.target)?;
     let tests: Vec<TestPoint> = points.iter().map(|p| p.0).collect();
     let c = ctx.model.num_classes();
@@ -373,7 +382,7 @@ pub fn explain<M: Classifier>(
                 let mut v = Vec::new();
                 for cp in cps.list.iter().filter(|c| matches!(c.kind, CheckpointKind::Epoch(_) | CheckpointKind::Final))
                 {
-                    v.push((cps.load)(&cp.name)?);
+                    v.push(cps.model(&cp.name)?);
                 }
                 if v.is_empty() {
                     return Err(need("epoch or final checkpoints"));
@@ -402,7 +411,7 @@ pub fn explain<M: Classifier>(
             }
             let mut total = vec![vec![0.0; n]; tests.len()];
             for cp in epochs {
-                let model = (cps.load)(&cp.name)?;
+                let model = cps.model(&cp.name)?;
                 let logits = ctx.logits_of(&model, ctx.train);
                 let alpha: Vec<f64> =
                     target_derivative(&logits, &ctx.train.labels, c).iter().map(|a| a * cp.lr).collect();
@@ -468,7 +477,7 @@ pub fn explain<M: Classifier>(
                         ctx.model.clone()
                     } else {
                         let cps = checkpoints.ok_or_else(|| need(&format!("checkpoint `{cp}`")))?;
-                        (cps.load)(&cp)?
+                        cps.model(&cp)?
                     };
                     GradientKernel::new(model, ctx.train, ctx.test, Preconditioner::Identity, &format!("ntk-{cp}"))
                         .contract(&alpha, &tests, progress)?
@@ -652,6 +661,7 @@ pub fn self_influence<M: Classifier>(
         what: "self-influence is implemented for the ll and ntk-final kernels".into(),
     };
     let Method::Representer { importance, kernel } = method else { return Err(unsupported()) };
+    let ctx = &ctx.explaining();
     let c = ctx.model.num_classes();
     let alpha = match compute_alpha(ctx, *importance, kernel, opts, name, &mut |_, _| {})? {
         Alpha::Plain(a) | Alpha::Fit { alpha: a, .. } => a,

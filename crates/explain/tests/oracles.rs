@@ -1248,3 +1248,71 @@ fn user_kernels_and_importances_contract_like_the_built_in_ones() {
     let e = explainer.explain_with(&genrep_explain::Tracking, &rbf, &test, &[1], Target::Predicted).unwrap_err();
     assert!(e.to_string().contains("training record"), "{e}");
 }
+
+/// A one-hidden-layer network with dropout after the hidden ReLU (dattri's MLP has two).
+#[derive(Module, Debug)]
+struct DropNet {
+    hidden: Linear,
+    drop: burn::nn::Dropout,
+    head: Linear,
+}
+
+impl Classifier for DropNet {
+    fn features(&self, x: &Input) -> Tensor<2> {
+        let Input::Images(t) = x else { panic!("images only") };
+        self.drop.forward(burn::tensor::activation::relu(self.hidden.forward(t.clone().flatten(1, 3))))
+    }
+    fn head(&self) -> &Linear {
+        &self.head
+    }
+    fn architecture(&self) -> String {
+        format!("dropnet(p={})", self.drop.prob)
+    }
+}
+
+#[test]
+fn a_model_with_dropout_is_explained_as_the_deterministic_network_it_computes_at_inference() {
+    let (train, test) = (images(16, 3, 2, 41), images(3, 3, 2, 42));
+    let model = try_init_seeded(&Device::flex(), 43, |dev| {
+        Ok::<_, ()>(DropNet {
+            hidden: LinearConfig::new(9, 6).init(dev),
+            drop: burn::nn::DropoutConfig::new(0.5).init(),
+            head: LinearConfig::new(6, 2).init(dev),
+        })
+    })
+    .unwrap();
+    // Oracle: the same weights without dropout (p = 0 is the identity in training and inference).
+    let twin = DropNet {
+        hidden: model.hidden.clone(),
+        drop: burn::nn::DropoutConfig::new(0.0).init(),
+        head: model.head.clone(),
+    };
+    // The raw model on its autodiff device thins its hidden layer at random ...
+    let x = Input::gather(&test, &[0, 1, 2], &Device::flex().autodiff());
+    let thinned = model.features(&x).into_data();
+    assert_ne!(thinned, twin.features(&x).into_data(), "dropout 0.5 left 18 activations untouched");
+    // ... its explaining mode does not, and still has gradients.
+    let eval = genrep_models::explaining(model.clone());
+    assert_eq!(eval.features(&x).into_data(), twin.features(&x).into_data());
+    let grads = eval.logits(&x).sum().backward();
+    assert!(eval.head.weight.grad(&grads).is_some(), "explaining mode lost the parameters' gradients");
+
+    let idx = [0usize, 1, 2];
+    for method in ["target:ntk-final", "influence", "trak:d=32"] {
+        let got = genrep_explain::Explainer::new(model.clone(), &train)
+            .unwrap()
+            .explain(method, &test, &idx, genrep_explain::Target::Predicted)
+            .unwrap()
+            .0;
+        let want = genrep_explain::Explainer::new(twin.clone(), &train)
+            .unwrap()
+            .explain(method, &test, &idx, genrep_explain::Target::Predicted)
+            .unwrap()
+            .0;
+        for (g, w) in got.iter().zip(&want) {
+            for (a, b) in g.scores.iter().zip(&w.scores) {
+                assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{method}: {a} vs {b} (without dropout)");
+            }
+        }
+    }
+}

@@ -6,6 +6,19 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::prelude::*;
 
+/// The model as it is explained: every module-owned training behaviour (dropout, noise layers,
+/// batch-norm statistics updates) switched off, as PyTorch's `model.eval()`, while its
+/// parameters keep requiring gradients, so per-example gradients and Jacobian-vector products
+/// are those of the deterministic function `f(x)` that the model computes at inference.
+///
+/// burn runs a `Dropout` whenever its device has autodiff and its training flag is set; the
+/// explanation kernels need autodiff, so without this they would differentiate a randomly
+/// thinned network (a different one at every call). Evaluation ([`Module::valid`]) already
+/// runs without the flags.
+pub fn explaining<M: Module>(model: M) -> M {
+    model.freeze().set_require_grad(true)
+}
+
 /// A classifier `f(x) = Theta_2 Phi(x) + b`: a feature map `Phi` (the penultimate layer,
 /// needed by the last-layer kernel and representer points) and a linear head.
 ///

@@ -20,7 +20,7 @@ pub mod text_cnn;
 pub mod vision_cnn;
 
 pub use architecture::Architecture;
-pub use classifier::Classifier;
+pub use classifier::{explaining, Classifier};
 pub use device::{device_names, parse_device};
 pub use error::{ModelError, Result};
 pub use fast::FastNet;
