@@ -18,7 +18,7 @@
 use super::data::TaskArgs;
 use burn::prelude::*;
 use clap::{Args, Subcommand};
-use genrep::data::{DataDir, Examples, Inputs};
+use genrep::data::{Examples, Inputs};
 use genrep::experiments::stats::Summary;
 use genrep::models::Architecture;
 use genrep::models::{parse_device, Classifier, Input, Model, ModelSpec};
@@ -26,7 +26,6 @@ use genrep::trainer::{
     build_optimizer, burn_step, fit, try_init_seeded, Engine, FitOptions, OptimizerConfig, TrainConfig,
     BURN_STEP_PHASES,
 };
-use std::path::Path;
 use std::time::Instant;
 
 /// `genrep bench` subcommands.
@@ -88,11 +87,11 @@ pub struct TrainBenchArgs {
 }
 
 /// Runs a `genrep bench` subcommand.
-pub fn run(cmd: BenchCommand, data_dir: Option<&Path>) -> anyhow::Result<()> {
+pub fn run(cmd: BenchCommand, data: &super::DataSource) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Train(args) => train(args, data_dir),
-        BenchCommand::Explain(args) => super::bench_explain::run(args, data_dir),
-        BenchCommand::Grads(args) => super::bench_grads::run(args, data_dir),
+        BenchCommand::Train(args) => train(args, data),
+        BenchCommand::Explain(args) => super::bench_explain::run(args, data),
+        BenchCommand::Grads(args) => super::bench_grads::run(args, data),
     }
 }
 
@@ -168,7 +167,7 @@ struct DeviceResult {
     gflops_median: Option<f64>,
 }
 
-fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
+fn train(args: TrainBenchArgs, data: &super::DataSource) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     anyhow::ensure!(args.steps > 0, "--steps must be at least 1");
     anyhow::ensure!(args.reps > 0, "--reps must be at least 1");
@@ -184,7 +183,7 @@ fn train(args: TrainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         tokenizer: None,
     };
     let (spec, options) = task_args.resolve()?;
-    let dir = DataDir::resolve(data_dir)?;
+    let dir = data.resolve()?;
     let task = genrep::data::build_task(&dir, &spec, &options)?;
     let model_spec = ModelSpec::default_for(&task.train, task.num_classes())?;
     let timed = take_cycled(&task.train, args.steps * args.batch_size);

@@ -15,7 +15,7 @@ use clap::Args;
 use genrep::experiments::stats::Summary;
 use genrep::explain::{explain, representer_alpha, Checkpoints, Context, ExplainOptions, Kernel, Method};
 use genrep::trainer::LoadedRun;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Arguments of `genrep bench explain`.
@@ -69,8 +69,8 @@ fn peak_mib() -> Option<f64> {
 }
 
 /// Runs `genrep bench explain`.
-pub fn run(args: ExplainBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
-    let LoadedRun { run, config: cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data_dir)?;
+pub fn run(args: ExplainBenchArgs, data: &super::DataSource) -> anyhow::Result<()> {
+    let LoadedRun { run, config: cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data)?;
     let n_tests = args.tests.min(task.test.len());
     if n_tests == 0 {
         anyhow::bail!("--tests must be at least 1 (the test split has {} points)", task.test.len());

@@ -15,7 +15,7 @@ use genrep::experiments::stats::Summary;
 use genrep::explain::{subset, GradientKernel, Kernel, Preconditioner, TestPoint};
 use genrep::models::Classifier;
 use genrep::trainer::LoadedRun;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Arguments of `genrep bench grads`.
@@ -61,8 +61,8 @@ enum Path3 {
 }
 
 /// Runs `genrep bench grads`.
-pub fn run(args: GradsBenchArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
-    let LoadedRun { task, model, .. } = load_run(&args.run, args.device.as_deref(), data_dir)?;
+pub fn run(args: GradsBenchArgs, data: &super::DataSource) -> anyhow::Result<()> {
+    let LoadedRun { task, model, .. } = load_run(&args.run, args.device.as_deref(), data)?;
     let n = args.examples.min(task.train.len());
     if n == 0 || args.tests == 0 || args.reps == 0 {
         anyhow::bail!("--examples, --tests and --reps must be at least 1");

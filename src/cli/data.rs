@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use genrep::data::{info, DataDir, TaskOptions, TaskSpec};
-use std::path::{Path, PathBuf};
+use genrep::data::{info, TaskOptions, TaskSpec};
+use std::path::PathBuf;
 
 /// `genrep data` subcommands.
 #[derive(Debug, Subcommand)]
@@ -77,8 +77,8 @@ impl TaskArgs {
 }
 
 /// Runs a `genrep data` subcommand.
-pub fn run(cmd: DataCommand, data_dir: Option<&Path>) -> anyhow::Result<()> {
-    let dir = DataDir::resolve(data_dir)?;
+pub fn run(cmd: DataCommand, data: &super::DataSource) -> anyhow::Result<()> {
+    let dir = data.resolve()?;
     match cmd {
         DataCommand::Info { json } => {
             let survey = info::survey(&dir);

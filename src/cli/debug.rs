@@ -4,11 +4,10 @@ use super::data::TaskArgs;
 use super::progress::Bars;
 use anyhow::Context as _;
 use clap::Args;
-use genrep::data::DataDir;
 use genrep::experiments::debug::{debug_markdown, run_debug, write_debug, DebugConfig};
 use genrep::models::parse_device;
 use genrep::trainer::{OptimizerConfig, TrainConfig};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Arguments of `genrep debug`.
 #[derive(Debug, Args)]
@@ -48,7 +47,7 @@ pub struct DebugArgs {
 }
 
 /// Runs `genrep debug`.
-pub fn run(args: DebugArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
+pub fn run(args: DebugArgs, data: &super::DataSource) -> anyhow::Result<()> {
     let (task, task_options) = args.task.resolve()?;
     let cfg = DebugConfig {
         task,
@@ -72,7 +71,7 @@ pub fn run(args: DebugArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         anyhow::bail!("--check: {f} is not a fraction in [0, 1]");
     }
     let device = parse_device(&args.device)?;
-    let data = DataDir::resolve(data_dir)?;
+    let data = data.resolve()?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let monitor = Bars::new()?;
     let report = run_debug(&cfg, &data, &device, &args.device, &args.out, &monitor)?;

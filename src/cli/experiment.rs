@@ -3,7 +3,6 @@
 use super::progress::Bars;
 use anyhow::Context as _;
 use clap::Args;
-use genrep::data::DataDir;
 use genrep::experiments::{
     dedup, read_dir_rows, run as run_grid, summarize, summarize_lds, write_lds_report, write_report, Dataset,
     ExperimentConfig, RunOptions, Shard,
@@ -164,7 +163,7 @@ fn report(out: &Path, cfg: &ExperimentConfig, rows: Vec<genrep::experiments::Row
 }
 
 /// Runs `genrep experiment`.
-pub fn run(args: ExperimentArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
+pub fn run(args: ExperimentArgs, data: &super::DataSource) -> anyhow::Result<()> {
     if !args.merge.is_empty() {
         let (cfg, rows) = genrep::experiments::runner::merge(&args.merge, &args.out)?;
         tracing::info!(
@@ -188,7 +187,7 @@ pub fn run(args: ExperimentArgs, data_dir: Option<&Path>) -> anyhow::Result<()> 
         jobs,
         device,
         device_name: args.device.clone(),
-        data: DataDir::resolve(data_dir)?,
+        data: data.resolve()?,
     };
     let monitor = Bars::new()?;
     let start = std::time::Instant::now();

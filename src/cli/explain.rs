@@ -2,7 +2,6 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use genrep::data::DataDir;
 use genrep::explain::{explain, parse_method_spec, Checkpoints, Context, ExplainOptions, Polarity, METHOD_HELP};
 use genrep::render;
 use genrep::trainer::{misclassified, LoadedRun};
@@ -102,17 +101,17 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Opens a run directory, rebuilds its task, checks that it is the data the run was trained on
 /// and loads its final model ([`LoadedRun::open`]), saying what it rebuilds.
-pub fn load_run(path: &Path, device_arg: Option<&str>, data_dir: Option<&Path>) -> anyhow::Result<LoadedRun> {
-    let dir = DataDir::resolve(data_dir)?;
+pub fn load_run(path: &Path, device_arg: Option<&str>, data: &super::DataSource) -> anyhow::Result<LoadedRun> {
+    let dir = data.resolve()?;
     tracing::info!("rebuilding the task of {} from {}", path.display(), dir.path.display());
     Ok(LoadedRun::open(path, &dir, device_arg)?)
 }
 
 /// Runs `genrep explain`.
-pub fn run(args: ExplainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
+pub fn run(args: ExplainArgs, data: &super::DataSource) -> anyhow::Result<()> {
     // Parse first (the settings after `@` are applied to the options below).
     parse_method_spec(&args.method, &ExplainOptions::default())?;
-    let LoadedRun { run, config: cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data_dir)?;
+    let LoadedRun { run, config: cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data)?;
     let ad = device.clone().autodiff();
     let record = run.read_record_if_present()?;
     let list = run.read_checkpoints()?;

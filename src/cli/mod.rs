@@ -22,6 +22,17 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Never download: a dataset file missing from the data directory is an error
+    /// (also `GENREP_OFFLINE=1`). By default a missing file listed in `datasets/SHA256SUMS` is
+    /// downloaded on first use, verified and written into the data directory.
+    #[arg(long, global = true)]
+    pub offline: bool,
+
+    /// Base URL of a mirror of the `datasets/` folder to download missing files from
+    /// (default: $GENREP_DATA_URL, else the original hosts where they serve genrep's files).
+    #[arg(long, global = true, value_name = "URL")]
+    pub data_url: Option<String>,
+
     /// Log more (`-v`: debug, `-vv`: trace); `RUST_LOG` (e.g. `genrep_explain=debug`) overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -51,16 +62,39 @@ pub enum Command {
     Bench(bench::BenchCommand),
 }
 
+/// Where the datasets are and whether missing files are downloaded (the global flags).
+#[derive(Debug, Clone)]
+pub struct DataSource {
+    dir: Option<PathBuf>,
+    download: genrep::data::Download,
+}
+
+impl DataSource {
+    /// The data directory of `--data-dir` (else `$GENREP_DATA`, else `./datasets`), downloading
+    /// as `--offline` / `--data-url` (else the environment) say.
+    pub fn resolve(&self) -> anyhow::Result<genrep::data::DataDir> {
+        Ok(genrep::data::DataDir::resolve(self.dir.as_deref())?.with_download(self.download.clone()))
+    }
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    use genrep::data::Download;
+    let download = match (cli.offline, cli.data_url) {
+        (true, _) => Download::Offline,
+        (false, Some(url)) => Download::OnFirstUse { mirror: Some(url) },
+        (false, None) => Download::from_env(),
+    };
+    progress::show_downloads();
+    let data = &DataSource { dir: cli.data_dir, download };
     match cli.command {
-        Command::Data(cmd) => data::run(cmd, cli.data_dir.as_deref()),
-        Command::Train(args) => train::run(args, cli.data_dir.as_deref()),
-        Command::Explain(args) => explain::run(args, cli.data_dir.as_deref()),
-        Command::Sensitivity(args) => sensitivity::run(args, cli.data_dir.as_deref()),
-        Command::Debug(args) => debug::run(args, cli.data_dir.as_deref()),
-        Command::Experiment(args) => experiment::run(args, cli.data_dir.as_deref()),
-        Command::Bench(cmd) => bench::run(cmd, cli.data_dir.as_deref()),
+        Command::Data(cmd) => data::run(cmd, data),
+        Command::Train(args) => train::run(args, data),
+        Command::Explain(args) => explain::run(args, data),
+        Command::Sensitivity(args) => sensitivity::run(args, data),
+        Command::Debug(args) => debug::run(args, data),
+        Command::Experiment(args) => experiment::run(args, data),
+        Command::Bench(cmd) => bench::run(cmd, data),
     }
 }
 

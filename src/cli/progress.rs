@@ -44,3 +44,40 @@ impl Monitor for Bars {
         self.0.set_position(done as u64);
     }
 }
+
+/// Draws a byte-counting progress bar for every dataset download of the library
+/// ([`genrep::data::download`]) and says where each verified file was written.
+pub fn show_downloads() {
+    use genrep::data::download::{set_observer, DownloadEvent};
+    use std::sync::Mutex;
+    let bar: Mutex<Option<ProgressBar>> = Mutex::new(None);
+    set_observer(move |event| {
+        let mut bar = bar.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match *event {
+            DownloadEvent::Started { file, url, total } => {
+                let b = ProgressBar::new(total.unwrap_or(0));
+                if let Ok(style) = ProgressStyle::with_template(
+                    "{msg} {bar:30} {bytes}/{total_bytes} [{elapsed_precise}<{eta_precise}] {bytes_per_sec}",
+                ) {
+                    b.set_style(style);
+                }
+                b.set_message(format!("downloading {file}"));
+                if b.is_hidden() {
+                    tracing::info!("downloading {file} from {url}");
+                }
+                *bar = Some(b);
+            }
+            DownloadEvent::Progress { done, .. } => {
+                if let Some(b) = bar.as_ref() {
+                    b.set_position(done);
+                }
+            }
+            DownloadEvent::Finished { file, path, bytes } => {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
+                eprintln!("downloaded {file} ({bytes} bytes, SHA-256 verified) to {}", path.display());
+            }
+        }
+    });
+}

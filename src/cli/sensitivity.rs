@@ -40,8 +40,8 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Runs `genrep sensitivity`.
-pub fn run(args: SensitivityArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
-    let LoadedRun { config: cfg, task, model, .. } = load_run(&args.run, args.device.as_deref(), data_dir)?;
+pub fn run(args: SensitivityArgs, data: &super::DataSource) -> anyhow::Result<()> {
+    let LoadedRun { config: cfg, task, model, .. } = load_run(&args.run, args.device.as_deref(), data)?;
     if cfg.task.dataset.is_text() {
         anyhow::bail!("sensitivity maps are for image tasks; {} is a text task", cfg.task);
     }

@@ -3,11 +3,10 @@
 use super::data::TaskArgs;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use genrep::data::DataDir;
 use genrep::models::{parse_device, ModelSpec};
 use genrep::trainer::{train_run, OptimizerConfig, RunConfig, RunDir, StepInfo, StepObserver, TrainConfig};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Optimiser choice on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -91,7 +90,7 @@ impl StepObserver for ProgressObserver {
 }
 
 /// Runs `genrep train`.
-pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
+pub fn run(args: TrainArgs, data: &super::DataSource) -> anyhow::Result<()> {
     let run = RunDir::new(&args.out);
     // Held until training ends: a second `train` on the same --out is refused, not interleaved.
     let lock = genrep::trainer::DirLock::acquire(&args.out, "train")?;
@@ -124,7 +123,7 @@ pub fn run(args: TrainArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     };
     train_cfg.validate()?;
 
-    let dir = DataDir::resolve(data_dir)?;
+    let dir = data.resolve()?;
     tracing::info!("building task {spec} from {}", dir.path.display());
     let task = genrep::data::build_task(&dir, &spec, &task_options)?;
     let model_spec = match &args.model {

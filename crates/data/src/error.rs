@@ -5,12 +5,27 @@ use std::path::PathBuf;
 /// Points a user at the data documentation; appended to "file not found" errors.
 pub const DATA_HINT: &str = "set GENREP_DATA or pass --data-dir; see datasets/README.md for where to get each file";
 
+/// Points a user at the ways to get a dataset by hand; appended to download errors.
+pub const FETCH_HINT: &str = "run `datasets/fetch.sh DIR` (it fetches from the original hosts and verifies), copy the files in by hand, or set GENREP_DATA_URL (--data-url) to a mirror of the datasets folder";
+
 /// Errors raised while locating, reading or parsing datasets and task specifications.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A required file is absent (neither the plain nor the `.gz` name exists).
     #[error("{dataset}: missing file {path} (expected {expected}); {hint}", hint = DATA_HINT)]
     Missing { dataset: &'static str, path: PathBuf, expected: String },
+
+    /// A file that could have been downloaded on first use but was not.
+    #[error("{dataset}: missing file {path}: {why}; {hint}", hint = FETCH_HINT)]
+    NotDownloaded { dataset: &'static str, path: PathBuf, why: String },
+
+    /// A download that failed (unreachable host, HTTP error, broken transfer).
+    #[error("{file}: download from {url} failed: {what}; {hint}", hint = FETCH_HINT)]
+    Download { file: PathBuf, url: String, what: String },
+
+    /// A downloaded file whose SHA-256 is not the one in `datasets/SHA256SUMS`; it was deleted.
+    #[error("{file}: the file downloaded from {url} has SHA-256 {got}, expected {expected} (datasets/SHA256SUMS); it was not kept; {hint}", hint = FETCH_HINT)]
+    Checksum { file: PathBuf, url: String, expected: String, got: String },
 
     /// The data directory itself does not exist.
     #[error("data directory {path} does not exist (taken from {origin}); {hint}", hint = DATA_HINT)]

@@ -6,10 +6,12 @@
 //!
 //! Every loader reads plain or gzip-compressed files from a [`DataDir`] (`--data-dir`, else
 //! `$GENREP_DATA`, else `./datasets`) and returns a [`DataError`] that names the file and what
-//! was expected, never a panic.
+//! was expected, never a panic. A missing file listed in `datasets/SHA256SUMS` is downloaded
+//! on first use and verified ([`download`]), unless downloading is off (`--offline`).
 
 pub mod agnews;
 pub mod cifar;
+pub mod download;
 pub mod error;
 pub mod fingerprint;
 pub mod image_set;
@@ -21,7 +23,8 @@ pub mod task;
 pub mod text_set;
 pub mod tokenizer;
 
-pub use error::{DataError, Result, DATA_HINT};
+pub use download::Download;
+pub use error::{DataError, Result, DATA_HINT, FETCH_HINT};
 pub use fingerprint::{fnv1a, DataFingerprint};
 pub use image_set::ImageSet;
 pub use source::{data_dir_from_env, data_required, DataDir, DATA_ENV};

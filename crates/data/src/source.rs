@@ -1,5 +1,6 @@
 //! Locating the data directory and reading (optionally gzip-compressed) files from it.
 
+use crate::download::{expected_sha256, fetch, url_for, Download};
 use crate::error::{DataError, Result};
 use flate2::read::GzDecoder;
 use std::io::Read;
@@ -15,11 +16,14 @@ pub struct DataDir {
     pub path: PathBuf,
     /// `--data-dir`, `$GENREP_DATA` or `default ./datasets`.
     pub origin: String,
+    /// Whether a missing file listed in `datasets/SHA256SUMS` is downloaded on first use.
+    pub download: Download,
 }
 
 impl DataDir {
     /// Resolves the data directory: `explicit` (from `--data-dir`), else `$GENREP_DATA`, else
-    /// `./datasets`. Errors if the chosen directory does not exist.
+    /// `./datasets`. Errors if the chosen directory does not exist. Missing files are
+    /// downloaded on first use as the environment says ([`Download::from_env`]).
     pub fn resolve(explicit: Option<&Path>) -> Result<Self> {
         let (path, origin) = match explicit {
             Some(p) => (p.to_path_buf(), "--data-dir".to_string()),
@@ -31,28 +35,50 @@ impl DataDir {
         if !path.is_dir() {
             return Err(DataError::MissingDir { path, origin });
         }
-        Ok(Self { path, origin })
+        Ok(Self { path, origin, download: Download::from_env() })
     }
 
-    /// A data directory at `path` without checking that it exists (for tests and tools).
+    /// A data directory at `path` without checking that it exists (for tests and tools). It
+    /// does not download; see [`DataDir::with_download`].
     pub fn at(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), origin: "explicit path".into() }
+        Self { path: path.into(), origin: "explicit path".into(), download: Download::Offline }
+    }
+
+    /// This data directory with downloading set to `download`.
+    pub fn with_download(mut self, download: Download) -> Self {
+        self.download = download;
+        self
     }
 
     /// Finds `rel` (e.g. `mnist/train-labels-idx1-ubyte`) as given or with `.gz` appended
-    /// (or removed), returning the first path that exists.
+    /// (or removed), returning the first path that exists. When neither exists and one of the
+    /// two names is listed in `datasets/SHA256SUMS`, it is downloaded on first use (see
+    /// [`crate::download`]) unless this directory is [`Download::Offline`].
     pub fn locate(&self, dataset: &'static str, rel: &str, expected: &str) -> Result<PathBuf> {
-        let plain = self.path.join(rel);
-        let alt = match rel.strip_suffix(".gz") {
-            Some(stem) => self.path.join(stem),
-            None => self.path.join(format!("{rel}.gz")),
+        let alt_rel = match rel.strip_suffix(".gz") {
+            Some(stem) => stem.to_string(),
+            None => format!("{rel}.gz"),
         };
-        for p in [&plain, &alt] {
+        let plain = self.path.join(rel);
+        for p in [&plain, &self.path.join(&alt_rel)] {
             if p.is_file() {
                 return Ok(p.clone());
             }
         }
-        Err(DataError::Missing { dataset, path: plain, expected: expected.to_string() })
+        let missing = || DataError::Missing { dataset, path: plain.clone(), expected: expected.to_string() };
+        let Some((listed, sha256)) =
+            [rel, alt_rel.as_str()].into_iter().find_map(|r| expected_sha256(r).map(|s| (r, s)))
+        else {
+            return Err(missing());
+        };
+        let why = match &self.download {
+            Download::Offline => "downloading is off (--offline or GENREP_OFFLINE)".to_string(),
+            Download::OnFirstUse { mirror } => match url_for(listed, mirror.as_deref()) {
+                Some(url) => return fetch(&self.path, listed, &url, sha256),
+                None => "no public host serves genrep's packaging of this file and no mirror is set".to_string(),
+            },
+        };
+        Err(DataError::NotDownloaded { dataset, path: self.path.join(listed), why })
     }
 
     /// Reads `rel` (plain or `.gz`, see [`DataDir::locate`]) fully into memory, decompressing gzip.
