@@ -18,7 +18,7 @@
 use super::data::TaskArgs;
 use burn::prelude::*;
 use clap::{Args, Subcommand};
-use genrep::data::{Examples, Inputs};
+use genrep::data::Examples;
 use genrep::experiments::stats::Summary;
 use genrep::models::Architecture;
 use genrep::models::{parse_device, Classifier, Input, Model, ModelSpec};
@@ -98,36 +98,7 @@ pub fn run(cmd: BenchCommand, data: &super::DataSource) -> anyhow::Result<()> {
 /// The first `n` examples of `ex`, cycling through it if it has fewer.
 fn take_cycled(ex: &Examples, n: usize) -> Examples {
     let idx: Vec<usize> = (0..n).map(|i| i % ex.len()).collect();
-    let inputs = match &ex.inputs {
-        Inputs::Images { channels, height, width, data, mean, std } => {
-            let size = channels * height * width;
-            let mut buf = Vec::with_capacity(n * size);
-            for &i in &idx {
-                buf.extend_from_slice(&data[i * size..(i + 1) * size]);
-            }
-            Inputs::Images {
-                channels: *channels,
-                height: *height,
-                width: *width,
-                data: buf,
-                mean: mean.clone(),
-                std: std.clone(),
-            }
-        }
-        Inputs::Tokens { seq_len, ids, vocab_size } => {
-            let mut buf = Vec::with_capacity(n * seq_len);
-            for &i in &idx {
-                buf.extend_from_slice(&ids[i * seq_len..(i + 1) * seq_len]);
-            }
-            Inputs::Tokens { seq_len: *seq_len, ids: buf, vocab_size: *vocab_size }
-        }
-    };
-    Examples {
-        inputs,
-        labels: idx.iter().map(|&i| ex.labels[i]).collect(),
-        source_index: idx.iter().map(|&i| ex.source_index[i]).collect(),
-        texts: None,
-    }
+    ex.select(&idx)
 }
 
 /// Multiply-accumulates of one dense forward pass of one example, per layer (text: sequences of

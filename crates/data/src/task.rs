@@ -329,6 +329,35 @@ impl Examples {
             Inputs::Tokens { seq_len, .. } => *seq_len,
         }
     }
+
+    /// The examples at `indices`, in that order, as a new split (inputs, labels, source indices
+    /// and texts copied; an index may repeat). Panics on an index out of range, as slicing does.
+    pub fn select(&self, indices: &[usize]) -> Examples {
+        let inputs = match &self.inputs {
+            Inputs::Images { channels, height, width, data, mean, std } => {
+                let s = channels * height * width;
+                Inputs::Images {
+                    channels: *channels,
+                    height: *height,
+                    width: *width,
+                    data: indices.iter().flat_map(|&i| data[i * s..(i + 1) * s].iter().copied()).collect(),
+                    mean: mean.clone(),
+                    std: std.clone(),
+                }
+            }
+            Inputs::Tokens { seq_len, ids, vocab_size } => Inputs::Tokens {
+                seq_len: *seq_len,
+                ids: indices.iter().flat_map(|&i| ids[i * seq_len..(i + 1) * seq_len].iter().copied()).collect(),
+                vocab_size: *vocab_size,
+            },
+        };
+        Examples {
+            inputs,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            source_index: indices.iter().map(|&i| self.source_index[i]).collect(),
+            texts: self.texts.as_ref().map(|t| indices.iter().map(|&i| t[i].clone()).collect()),
+        }
+    }
 }
 
 /// A built task: class names and its train and test splits.
@@ -568,4 +597,41 @@ pub fn build(dir: &DataDir, spec: &TaskSpec, options: &TaskOptions) -> Result<Ta
         });
     }
     Ok(Task { spec: spec.clone(), options: options.clone(), class_names: spec.class_names(), train, test })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_copies_rows_in_the_given_order_with_repeats() {
+        let images = Examples {
+            inputs: Inputs::Images {
+                channels: 1,
+                height: 1,
+                width: 2,
+                data: vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5],
+                mean: vec![0.0],
+                std: vec![1.0],
+            },
+            labels: vec![0, 1, 2],
+            source_index: vec![10, 11, 12],
+            texts: None,
+        };
+        let s = images.select(&[2, 0, 2]);
+        let Inputs::Images { data, .. } = &s.inputs else { panic!("images stay images") };
+        assert_eq!(data, &[2.0, 2.5, 0.0, 0.5, 2.0, 2.5]);
+        assert_eq!((s.labels, s.source_index, s.texts), (vec![2, 0, 2], vec![12, 10, 12], None));
+
+        let text = Examples {
+            inputs: Inputs::Tokens { seq_len: 2, ids: vec![1, 2, 3, 4], vocab_size: 5 },
+            labels: vec![1, 0],
+            source_index: vec![7, 8],
+            texts: Some(vec!["a".into(), "b".into()]),
+        };
+        let t = text.select(&[1]);
+        assert_eq!(t.inputs, Inputs::Tokens { seq_len: 2, ids: vec![3, 4], vocab_size: 5 });
+        assert_eq!((t.labels, t.source_index, t.texts), (vec![0], vec![8], Some(vec!["b".to_string()])));
+        assert!(text.select(&[]).is_empty());
+    }
 }

@@ -165,31 +165,7 @@ impl<'a, M: Classifier> Context<'a, M> {
     }
 }
 
-/// The examples at `indices` as a new split (inputs copied).
+/// The examples at `indices` as a new split (inputs copied): [`Examples::select`].
 pub fn subset(ex: &Examples, indices: &[usize]) -> Examples {
-    use genrep_data::Inputs;
-    let inputs = match &ex.inputs {
-        Inputs::Images { channels, height, width, data, mean, std } => {
-            let s = channels * height * width;
-            Inputs::Images {
-                channels: *channels,
-                height: *height,
-                width: *width,
-                data: indices.iter().flat_map(|&i| data[i * s..(i + 1) * s].iter().copied()).collect(),
-                mean: mean.clone(),
-                std: std.clone(),
-            }
-        }
-        Inputs::Tokens { seq_len, ids, vocab_size } => Inputs::Tokens {
-            seq_len: *seq_len,
-            ids: indices.iter().flat_map(|&i| ids[i * seq_len..(i + 1) * seq_len].iter().copied()).collect(),
-            vocab_size: *vocab_size,
-        },
-    };
-    Examples {
-        inputs,
-        labels: indices.iter().map(|&i| ex.labels[i]).collect(),
-        source_index: indices.iter().map(|&i| ex.source_index[i]).collect(),
-        texts: ex.texts.as_ref().map(|t| indices.iter().map(|&i| t[i].clone()).collect()),
-    }
+    ex.select(indices)
 }
