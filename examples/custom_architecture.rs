@@ -102,7 +102,7 @@ impl Architecture for MlpSpec {
         match examples.inputs {
             Inputs::Images { channels, height, width, .. } if [channels, height, width] == self.shape => Ok(()),
             Inputs::Images { channels, height, width, .. } => Err(mismatch(format!("{channels}x{height}x{width}"))),
-            Inputs::Tokens { .. } => Err(mismatch("token ids".into())),
+            ref other => Err(mismatch(other.kind().into())),
         }
     }
 }

@@ -30,6 +30,9 @@ fn main() -> anyhow::Result<()> {
             run.task.image_input(&pixels, 0)?
         }
         Inputs::Tokens { .. } => run.task.text_input(&data, &input, 0)?,
+        Inputs::Features { .. } => {
+            anyhow::bail!("this example reads an image or a sentence; the run has feature vectors")
+        }
     };
     let explainer = Explainer::from_run(&run)?;
     let (attrs, _) = explainer.explain_inputs("representer", &example, Target::Predicted)?;

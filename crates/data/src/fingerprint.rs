@@ -27,6 +27,7 @@ impl Examples {
         match &self.inputs {
             Inputs::Images { data, .. } => data.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
             Inputs::Tokens { ids, .. } => ids.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            Inputs::Features { data, .. } => data.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
         }
         self.labels.iter().for_each(|&y| out.extend_from_slice(&(y as u64).to_le_bytes()));
         out

@@ -291,6 +291,27 @@ pub enum Inputs {
         /// Vocabulary size (upper bound of the ids).
         vocab_size: usize,
     },
+    /// A fixed-length f32 vector per example, `[n, dim]` row-major: tabular data, or any
+    /// fixed-shape input flattened (the model reshapes it). The open case: data of a kind
+    /// genrep does not know needs no change in genrep, only a model that reads it
+    /// ([`Examples::from_features`]).
+    Features {
+        /// Values per example.
+        dim: usize,
+        /// The values.
+        data: Vec<f32>,
+    },
+}
+
+impl Inputs {
+    /// What kind of input this is, for messages: `images`, `token ids` or `feature vectors`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Inputs::Images { .. } => "images",
+            Inputs::Tokens { .. } => "token ids",
+            Inputs::Features { .. } => "feature vectors",
+        }
+    }
 }
 
 /// One split (train or test) of a task.
@@ -322,12 +343,36 @@ impl Examples {
         crate::class_counts(self.labels.iter().copied(), num_classes)
     }
 
-    /// Number of f32 (images) or token ids (text) per example.
+    /// Number of f32 (images, features) or token ids (text) per example.
     pub fn input_size(&self) -> usize {
         match &self.inputs {
             Inputs::Images { channels, height, width, .. } => channels * height * width,
             Inputs::Tokens { seq_len, .. } => *seq_len,
+            Inputs::Features { dim, .. } => *dim,
         }
+    }
+
+    /// A split of feature vectors (`rows[i]` is example `i`, all of one length) with `labels`;
+    /// source indices `0..n`. Errors, naming the row, on ragged rows, non-finite values or a
+    /// length mismatch.
+    pub fn from_features(rows: &[Vec<f32>], labels: Vec<usize>) -> Result<Examples> {
+        let bad = |what: String| DataError::Format { path: "feature rows".into(), what };
+        if rows.len() != labels.len() {
+            return Err(bad(format!("{} rows but {} labels", rows.len(), labels.len())));
+        }
+        let dim = rows.first().map_or(0, Vec::len);
+        let mut data = Vec::with_capacity(rows.len() * dim);
+        for (i, r) in rows.iter().enumerate() {
+            if r.len() != dim {
+                return Err(bad(format!("row {i} has {} values, row 0 has {dim}", r.len())));
+            }
+            if let Some(j) = r.iter().position(|v| !v.is_finite()) {
+                return Err(bad(format!("row {i}, value {j} is {} (expected a finite number)", r[j])));
+            }
+            data.extend_from_slice(r);
+        }
+        let n = labels.len();
+        Ok(Examples { inputs: Inputs::Features { dim, data }, labels, source_index: (0..n).collect(), texts: None })
     }
 
     /// The examples at `indices`, in that order, as a new split (inputs, labels, source indices
@@ -349,6 +394,10 @@ impl Examples {
                 seq_len: *seq_len,
                 ids: indices.iter().flat_map(|&i| ids[i * seq_len..(i + 1) * seq_len].iter().copied()).collect(),
                 vocab_size: *vocab_size,
+            },
+            Inputs::Features { dim, data } => Inputs::Features {
+                dim: *dim,
+                data: indices.iter().flat_map(|&i| data[i * dim..(i + 1) * dim].iter().copied()).collect(),
             },
         };
         Examples {
@@ -633,5 +682,19 @@ mod tests {
         assert_eq!(t.inputs, Inputs::Tokens { seq_len: 2, ids: vec![3, 4], vocab_size: 5 });
         assert_eq!((t.labels, t.source_index, t.texts), (vec![0], vec![8], Some(vec!["b".to_string()])));
         assert!(text.select(&[]).is_empty());
+
+        let tab = Examples::from_features(&[vec![1.0, 2.0], vec![3.0, 4.0]], vec![0, 1]).unwrap();
+        assert_eq!(tab.input_size(), 2);
+        assert_eq!(tab.select(&[1, 1]).inputs, Inputs::Features { dim: 2, data: vec![3.0, 4.0, 3.0, 4.0] });
+    }
+
+    #[test]
+    fn feature_rows_are_checked() {
+        let e = Examples::from_features(&[vec![1.0, 2.0], vec![3.0]], vec![0, 1]).unwrap_err().to_string();
+        assert!(e.contains("row 1 has 1 values"), "{e}");
+        let e = Examples::from_features(&[vec![f32::NAN]], vec![0]).unwrap_err().to_string();
+        assert!(e.contains("row 0, value 0 is NaN"), "{e}");
+        let e = Examples::from_features(&[vec![1.0]], vec![0, 1]).unwrap_err().to_string();
+        assert!(e.contains("1 rows but 2 labels"), "{e}");
     }
 }

@@ -1,6 +1,6 @@
 //! The bar a Table 1 network has to clear: L2-regularised multinomial logistic regression on
-//! the same training examples, on raw pixels for images and on a bag of words (token presence)
-//! for text, and the accuracy figures both are compared by.
+//! the same training examples, on raw pixels for images (raw values for feature vectors) and on
+//! a bag of words (token presence) for text, and the accuracy figures both are compared by.
 
 use genrep_data::{Examples, Inputs};
 use genrep_explain::solve::{lbfgs, soft_cross_entropy};
@@ -40,8 +40,8 @@ pub fn accuracies(logits: &[f32], labels: &[usize], c: usize) -> (f64, f64) {
 /// Sparse rows: `(feature index, value)` per example, plus a bias feature.
 fn features(ex: &Examples) -> (Vec<Vec<(usize, f64)>>, usize) {
     match &ex.inputs {
-        Inputs::Images { channels, height, width, data, .. } => {
-            let d = channels * height * width;
+        Inputs::Images { data, .. } | Inputs::Features { data, .. } => {
+            let d = ex.input_size();
             let rows = (0..ex.len())
                 .map(|i| {
                     let mut r: Vec<(usize, f64)> =

@@ -1316,3 +1316,65 @@ fn a_model_with_dropout_is_explained_as_the_deterministic_network_it_computes_at
         }
     }
 }
+
+/// Logistic regression on feature vectors ([`Inputs::Features`]: tabular data).
+#[derive(Module, Debug)]
+struct TabularLogReg {
+    head: Linear,
+}
+
+impl Classifier for TabularLogReg {
+    fn features(&self, x: &Input) -> Tensor<2> {
+        let Input::Features(t) = x else { panic!("feature vectors only, got {}", x.kind()) };
+        t.clone()
+    }
+    fn head(&self) -> &Linear {
+        &self.head
+    }
+    fn architecture(&self) -> String {
+        "tabular-logreg".into()
+    }
+}
+
+/// A data kind genrep has no loader or model for (rows of numbers) trains with `fit` and is
+/// explained by the `Explainer`, with no change in genrep: oracles are the kernel identity of
+/// logistic regression (NTK = last-layer kernel) and the representer identity
+/// (sum_i phi_i = the refit head's score).
+#[test]
+fn feature_vectors_train_and_are_explained_like_any_other_input() {
+    let mut r = lcg(51);
+    let rows: Vec<Vec<f32>> = (0..60).map(|_| (0..5).map(|_| r()).collect()).collect();
+    let labels: Vec<usize> = rows.iter().map(|x| usize::from(x[0] - 0.5 * x[1] + 0.1 * x[4] > 0.0)).collect();
+    let train = Examples::from_features(&rows[..48], labels[..48].to_vec()).unwrap();
+    let test = Examples::from_features(&rows[48..], labels[48..].to_vec()).unwrap();
+    assert!(ModelSpec::default_for(&train, 2).unwrap_err().to_string().contains("feature vectors"));
+
+    let init =
+        try_init_seeded(&Device::flex(), 52, |d| Ok::<_, ()>(TabularLogReg { head: LinearConfig::new(5, 2).init(d) }))
+            .unwrap();
+    let cfg = TrainConfig { epochs: 30, batch_size: 8, lr: 0.5, ..TrainConfig::default() };
+    let model = fit(init, &train, None, &cfg, &FitOptions::new(Device::flex()), &mut []).unwrap().model;
+    let logits = genrep_trainer::predict_logits(&model, &train, 16, &Device::flex());
+    let hits = (0..train.len())
+        .filter(|&i| genrep_trainer::loss::argmax(&logits[i * 2..i * 2 + 2]) == train.labels[i])
+        .count();
+    assert!(hits >= 40, "a linearly separable rule: {hits}/48 after training");
+
+    let explainer = genrep_explain::Explainer::new(model, &train).unwrap();
+    let idx: Vec<usize> = (0..test.len()).collect();
+    let ll = explainer.explain("target:ll", &test, &idx, genrep_explain::Target::Predicted).unwrap().0;
+    let ntk = explainer.explain("target:ntk-final", &test, &idx, genrep_explain::Target::Predicted).unwrap().0;
+    for (a, b) in ll.iter().zip(&ntk) {
+        for (x, y) in a.scores.iter().zip(&b.scores) {
+            assert!((x - y).abs() < 1e-4 * (1.0 + x.abs()), "ll {x} vs ntk {y}");
+        }
+    }
+    for a in explainer.explain("representer", &test, &idx, genrep_explain::Target::Predicted).unwrap().0 {
+        assert!(
+            (a.total() - a.score).abs() < 1e-3 * (1.0 + a.score.abs()),
+            "sum phi {} vs s(x) {}",
+            a.total(),
+            a.score
+        );
+    }
+}

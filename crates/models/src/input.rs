@@ -10,6 +10,8 @@ pub enum Input {
     Images(Tensor<4>),
     /// `[batch, seq_len]` token ids.
     Tokens(Tensor<2, Int>),
+    /// `[batch, dim]` feature vectors ([`Inputs::Features`]).
+    Features(Tensor<2>),
 }
 
 impl Input {
@@ -18,6 +20,16 @@ impl Input {
         match self {
             Self::Images(t) => t.dims()[0],
             Self::Tokens(t) => t.dims()[0],
+            Self::Features(t) => t.dims()[0],
+        }
+    }
+
+    /// What kind of input this is, for messages: `images`, `token ids` or `feature vectors`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Images(_) => "images",
+            Self::Tokens(_) => "token ids",
+            Self::Features(_) => "feature vectors",
         }
     }
 
@@ -42,6 +54,13 @@ impl Input {
                     buf.extend(ids[i * seq_len..(i + 1) * seq_len].iter().map(|&t| t as i64));
                 }
                 Self::Tokens(Tensor::from_data(TensorData::new(buf, [n, *seq_len]), device))
+            }
+            Inputs::Features { dim, data } => {
+                let mut buf = Vec::with_capacity(n * dim);
+                for &i in indices {
+                    buf.extend_from_slice(&data[i * dim..(i + 1) * dim]);
+                }
+                Self::Features(Tensor::from_data(TensorData::new(buf, [n, *dim]), device))
             }
         }
     }

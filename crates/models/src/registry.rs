@@ -37,6 +37,10 @@ impl ModelSpec {
                 Ok(Self::VisionCnn(VisionCnnConfig::new(*channels, *height, *width, num_classes)))
             }
             ("vision-cnn", Inputs::Tokens { .. }) => Err(mismatch("images", "token ids (use text-cnn)")),
+            ("vision-cnn" | "text-cnn", Inputs::Features { .. }) => Err(mismatch(
+                if name == "vision-cnn" { "images" } else { "token ids" },
+                "feature vectors (use a model of your own: see examples/custom_architecture.rs)",
+            )),
             ("text-cnn", Inputs::Tokens { vocab_size, .. }) => {
                 Ok(Self::TextCnn(TextCnnConfig::new(*vocab_size, num_classes)))
             }
@@ -48,11 +52,19 @@ impl ModelSpec {
         }
     }
 
-    /// The default model for a split: `vision-cnn` for images, `text-cnn` for tokens.
+    /// The default model for a split: `vision-cnn` for images, `text-cnn` for tokens; feature
+    /// vectors have no built-in model (an error saying so).
     pub fn default_for(examples: &Examples, num_classes: usize) -> Result<Self> {
         let name = match examples.inputs {
             Inputs::Images { .. } => "vision-cnn",
             Inputs::Tokens { .. } => "text-cnn",
+            Inputs::Features { .. } => {
+                return Err(ModelError::InputMismatch {
+                    model: "the built-in models".into(),
+                    expected: "images or token ids".into(),
+                    found: "feature vectors (use a model of your own: see examples/custom_architecture.rs)".into(),
+                })
+            }
         };
         Self::for_examples(name, examples, num_classes)
     }
@@ -97,8 +109,8 @@ impl Architecture for ModelSpec {
                 }
                 Ok(())
             }
-            (Self::VisionCnn(_), _) => Err(mismatch("images".into(), "token ids".into())),
-            (Self::TextCnn(_), _) => Err(mismatch("token ids".into(), "images".into())),
+            (Self::VisionCnn(_), other) => Err(mismatch("images".into(), other.kind().into())),
+            (Self::TextCnn(_), other) => Err(mismatch("token ids".into(), other.kind().into())),
         }
     }
 }

@@ -105,7 +105,7 @@ impl Classifier for TextCnn {
     fn features(&self, x: &Input) -> Tensor<2> {
         match x {
             Input::Tokens(t) => self.token_features(t.clone()),
-            Input::Images(_) => panic!("TextCnn got image inputs; use VisionCnn for image tasks"),
+            other => panic!("TextCnn got {}; it takes token ids", other.kind()),
         }
     }
 

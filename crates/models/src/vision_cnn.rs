@@ -122,7 +122,7 @@ impl Classifier for VisionCnn {
     fn features(&self, x: &Input) -> Tensor<2> {
         match x {
             Input::Images(t) => self.image_features(t.clone()),
-            Input::Tokens(_) => panic!("VisionCnn got token inputs; use TextCnn for text tasks"),
+            other => panic!("VisionCnn got {}; it takes images", other.kind()),
         }
     }
 

@@ -189,13 +189,13 @@ impl ExampleNet for TextFast {
                 }
                 Ok(())
             }
-            Inputs::Images { .. } => Err("token ids, found images".into()),
+            other => Err(format!("token ids, found {}", other.kind())),
         }
     }
 
     fn forward(&self, ws: &mut TextWs, ex: &Examples, i: usize, tangent: Option<&[f32]>) {
         let Inputs::Tokens { seq_len, ids, .. } = &ex.inputs else {
-            panic!("TextFast: image inputs (check_inputs first)")
+            panic!("TextFast: {} (check_inputs first)", ex.inputs.kind())
         };
         let len = *seq_len;
         self.fit(ws, len);

@@ -90,7 +90,7 @@ impl VisionFast {
     fn image<'a>(&self, ex: &'a Examples, i: usize) -> &'a [f32] {
         match &ex.inputs {
             Inputs::Images { data, .. } => &data[i * self.s1.input_len()..(i + 1) * self.s1.input_len()],
-            Inputs::Tokens { .. } => panic!("VisionFast: token inputs (check_inputs first)"),
+            other => panic!("VisionFast: {} (check_inputs first)", other.kind()),
         }
     }
 }
@@ -138,7 +138,7 @@ impl ExampleNet for VisionFast {
                 }
                 Ok(())
             }
-            Inputs::Tokens { .. } => Err("images, found token ids".into()),
+            other => Err(format!("images, found {}", other.kind())),
         }
     }
 
