@@ -147,6 +147,32 @@ pub fn build_optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
     }
 }
 
+/// Runs `model` on the first example of `train` before training, so that a model that cannot
+/// read the split's inputs (a custom `Classifier` that panics on another input kind, or returns
+/// the wrong shape) is an error naming the input kind, not a panic mid-training.
+fn check_model_takes<M: Classifier>(model: &M, train: &Examples, plain: &Device) -> Result<()> {
+    let probe = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        model.valid().logits(&Input::gather(train, &[0], plain)).dims()
+    }));
+    let what = match probe {
+        Ok([1, c]) if c == model.num_classes() => return Ok(()),
+        Ok(dims) => format!(
+            "{} returned logits of shape {dims:?} for one example (expected [1, {}])",
+            model.architecture(),
+            model.num_classes()
+        ),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("it panicked");
+            format!("{} cannot read this split's {}: {msg}", model.architecture(), train.inputs.kind())
+        }
+    };
+    Err(TrainError::Config { field: "train", what })
+}
+
 /// Logits of every example of `examples`, computed in batches without autodiff: `[n, C]` row-major.
 /// On the CPU, models with a fused path ([`Engine::Auto`]) compute them there.
 pub fn predict_logits<M: Classifier>(model: &M, examples: &Examples, batch_size: usize, device: &Device) -> Vec<f32> {
@@ -238,6 +264,9 @@ pub fn fit<M: Classifier + ModuleSnapshot>(
     if let Some(f) = &fast {
         f.check_inputs(train)
             .map_err(|what| TrainError::Config { field: "train", what: format!("the model expects {what}") })?;
+    }
+    if fast.is_none() {
+        check_model_takes(&model, train, &plain)?;
     }
     let mut optim = build_optimizer(cfg);
     let mut flat_optim = FlatOptimizer::new(cfg);
