@@ -1386,9 +1386,9 @@ fn fit_refuses_a_model_that_cannot_read_the_inputs() {
     let train = Examples::from_features(&[vec![0.1, 0.2, 0.3, 0.4], vec![0.4, 0.3, 0.2, 0.1]], vec![0, 1]).unwrap();
     let images_only = logreg(4, 2, 61);
     let cfg = TrainConfig { epochs: 1, batch_size: 2, ..TrainConfig::default() };
-    let err = fit(images_only, &train, None, &cfg, &FitOptions::new(Device::flex()), &mut [])
-        .err()
-        .expect("a model of images cannot read feature vectors")
-        .to_string();
+    let Err(err) = fit(images_only, &train, None, &cfg, &FitOptions::new(Device::flex()), &mut []) else {
+        panic!("a model of images cannot read feature vectors")
+    };
+    let err = err.to_string();
     assert!(err.contains("logreg cannot read this split's feature vectors") && err.contains("images only"), "{err}");
 }
