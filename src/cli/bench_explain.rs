@@ -12,11 +12,10 @@
 
 use super::explain::load_run;
 use clap::Args;
-use genrep::experiments::stats::Summary;
-use genrep::explain::{explain, representer_alpha, Checkpoints, Context, ExplainOptions, Kernel, Method};
+use genrep::experiments::bench::bench_explain;
+use genrep::explain::{Checkpoints, Context, ExplainOptions};
 use genrep::trainer::LoadedRun;
 use std::path::PathBuf;
-use std::time::Instant;
 
 /// Arguments of `genrep bench explain`.
 #[derive(Debug, Args)]
@@ -47,27 +46,6 @@ pub struct ExplainBenchArgs {
     pub json: Option<PathBuf>,
 }
 
-#[derive(Debug, serde::Serialize)]
-struct MethodCost {
-    method: String,
-    per_test: Summary,
-    fine_tune: Option<Summary>,
-    computation: Option<Summary>,
-    batched_seconds: Option<f64>,
-    peak_rss_mib: Option<f64>,
-}
-
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn peak_mib() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 /// Runs `genrep bench explain`.
 pub fn run(args: ExplainBenchArgs, data: &super::DataSource) -> anyhow::Result<()> {
     let LoadedRun { run, config: cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data)?;
@@ -91,49 +69,7 @@ pub fn run(args: ExplainBenchArgs, data: &super::DataSource) -> anyhow::Result<(
         n_tests,
         args.methods.0.join(", ")
     );
-    let mut costs = Vec::new();
-    for name in &args.methods.0 {
-        let method: Method = name.parse()?;
-        reset_peak();
-        let (mut per_test, mut fine, mut comp) = (Vec::new(), Vec::new(), Vec::new());
-        for &t in &tests {
-            if name == "representer" {
-                let start = Instant::now();
-                let (alpha, _, _, ll) = representer_alpha(&ctx, &opts)?;
-                let f = start.elapsed().as_secs_f64();
-                let point = ctx.test_points(&[t], opts.score)?[0].0;
-                let start = Instant::now();
-                let scores = ll.contract(&alpha, &[point], &mut |_, _| {})?;
-                let c = start.elapsed().as_secs_f64();
-                std::hint::black_box(scores);
-                fine.push(f);
-                comp.push(c);
-                per_test.push(f + c);
-            } else {
-                let start = Instant::now();
-                let out = explain(&ctx, &method, name, &[t], &opts, Some(&checkpoints), is_text, &mut |_, _| {})?;
-                per_test.push(start.elapsed().as_secs_f64());
-                std::hint::black_box(out);
-            }
-            tracing::info!("  {name}: test {t}: {:.2}s", per_test.last().copied().unwrap_or(0.0));
-        }
-        let batched_seconds = if args.batched {
-            let start = Instant::now();
-            let out = explain(&ctx, &method, name, &tests, &opts, Some(&checkpoints), is_text, &mut |_, _| {})?;
-            std::hint::black_box(out);
-            Some(start.elapsed().as_secs_f64())
-        } else {
-            None
-        };
-        costs.push(MethodCost {
-            method: name.clone(),
-            per_test: Summary::of(&per_test),
-            fine_tune: (!fine.is_empty()).then(|| Summary::of(&fine)),
-            computation: (!comp.is_empty()).then(|| Summary::of(&comp)),
-            batched_seconds,
-            peak_rss_mib: peak_mib(),
-        });
-    }
+    let costs = bench_explain(&ctx, &checkpoints, &args.methods.0, &tests, &opts, is_text, args.batched)?;
     println!(
         "| method | per test point, mean ± sd (s) | min-max (s) | {} test points in one call (s) | peak RSS (MiB) |",
         n_tests

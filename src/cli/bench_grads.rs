@@ -11,12 +11,10 @@
 
 use super::explain::load_run;
 use clap::Args;
-use genrep::experiments::stats::Summary;
-use genrep::explain::{subset, GradientKernel, Kernel, Preconditioner, TestPoint};
+use genrep::experiments::bench::bench_grads;
 use genrep::models::Classifier;
 use genrep::trainer::LoadedRun;
 use std::path::PathBuf;
-use std::time::Instant;
 
 /// Arguments of `genrep bench grads`.
 #[derive(Debug, Args)]
@@ -41,86 +39,26 @@ pub struct GradsBenchArgs {
     pub json: Option<PathBuf>,
 }
 
-#[derive(Debug, serde::Serialize)]
-struct GradsBench {
-    run: String,
-    architecture: String,
-    examples: usize,
-    tests: usize,
-    batch1_examples_per_s: Summary,
-    burn_batched_examples_per_s: Summary,
-    fused_examples_per_s: Option<Summary>,
-    max_rel_diff: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Path3 {
-    Batch1,
-    BurnBatched,
-    Fused,
-}
-
 /// Runs `genrep bench grads`.
 pub fn run(args: GradsBenchArgs, data: &super::DataSource) -> anyhow::Result<()> {
     let LoadedRun { task, model, .. } = load_run(&args.run, args.device.as_deref(), data)?;
-    let n = args.examples.min(task.train.len());
-    if n == 0 || args.tests == 0 || args.reps == 0 {
-        anyhow::bail!("--examples, --tests and --reps must be at least 1");
-    }
-    if args.tests > task.test.len() {
-        anyhow::bail!("--tests {} exceeds the test split ({} points)", args.tests, task.test.len());
-    }
-    let train = subset(&task.train, &(0..n).collect::<Vec<_>>());
-    let c = model.num_classes();
-    // Output weights: the loss derivative's shape (one +-1 pair per example), as TracInCP uses.
-    let labels = &train.labels;
-    let alpha: Vec<f64> =
-        (0..n).flat_map(|i| (0..c).map(move |k| if k == labels[i] { -1.0 } else { 1.0 / c as f64 })).collect();
-    let tests: Vec<TestPoint> = (0..args.tests).map(|i| TestPoint::logit(i, 0)).collect();
-    let kernel = GradientKernel::new(model.clone(), &train, &task.test, Preconditioner::Identity, "ntk-final");
-    let has_fused = kernel.fast.is_some();
     tracing::info!(
         "{}: {} training examples x {} vectors, {} repetitions per path{}",
         model.architecture(),
-        n,
+        args.examples.min(task.train.len()),
         args.tests,
         args.reps,
-        if has_fused { "" } else { " (no fused path on this device)" }
+        if model.fast_net().is_some() { "" } else { " (no fused path on this device)" }
     );
-    let mut kernel = kernel;
-    let fused = kernel.fast.take();
-    let mut time = |path: Path3| -> anyhow::Result<(Vec<f64>, Vec<Vec<f64>>)> {
-        kernel.batched = path != Path3::Batch1;
-        if path == Path3::Fused {
-            kernel.fast = fused.as_ref().and_then(|_| model.fast_net());
-        }
-        let mut out = kernel.contract(&alpha, &tests, &mut |_, _| {})?; // warm-up
-        let mut rates = Vec::new();
-        for r in 0..args.reps {
-            let start = Instant::now();
-            out = kernel.contract(&alpha, &tests, &mut |_, _| {})?;
-            let s = start.elapsed().as_secs_f64();
-            rates.push(n as f64 / s);
-            tracing::info!("  {path:?}: rep {r}: {:.2}s ({:.0} examples/s)", s, n as f64 / s);
-        }
-        Ok((rates, out))
-    };
-    let (slow_rates, slow) = time(Path3::Batch1)?;
-    let (burn_rates, burn) = time(Path3::BurnBatched)?;
-    let fused_run = if has_fused { Some(time(Path3::Fused)?) } else { None };
-    let scale = slow.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
-    let diff = |x: &Vec<Vec<f64>>| {
-        slow.iter().flatten().zip(x.iter().flatten()).fold(0.0f64, |m, (a, b)| m.max((a - b).abs())) / scale
-    };
-    let max_rel_diff = fused_run.as_ref().map(|f| diff(&f.1)).unwrap_or(0.0).max(diff(&burn));
-    let (s, b) = (Summary::of(&slow_rates), Summary::of(&burn_rates));
-    let f = fused_run.as_ref().map(|r| Summary::of(&r.0));
+    let mut progress = |path: &str, r: usize, s: f64| tracing::info!("  {path}: rep {r}: {s:.2}s");
+    let out = bench_grads(&model, &task, args.examples, args.tests, args.reps, &mut progress)?;
+    let s = &out.batch1_examples_per_s;
     println!("| path | examples/s (median) | mean ± sd | min-max | vs batch-1 |");
     println!("|---|---|---|---|---|");
     let rows = [
-        ("batch-1 burn backward per example", Some(&s)),
-        ("burn, batched layer-wise", Some(&b)),
-        ("fused CPU path", f.as_ref()),
+        ("batch-1 burn backward per example", Some(s)),
+        ("burn, batched layer-wise", Some(&out.burn_batched_examples_per_s)),
+        ("fused CPU path", out.fused_examples_per_s.as_ref()),
     ];
     for (name, st) in rows {
         if let Some(st) = st {
@@ -135,19 +73,16 @@ pub fn run(args: GradsBenchArgs, data: &super::DataSource) -> anyhow::Result<()>
             );
         }
     }
-    println!("largest difference to the batch-1 path / largest |score| = {max_rel_diff:.1e}");
+    println!("largest difference to the batch-1 path / largest |score| = {:.1e}", out.max_rel_diff);
     if let Some(path) = &args.json {
-        let out = GradsBench {
-            run: args.run.display().to_string(),
-            architecture: model.architecture(),
-            examples: n,
-            tests: args.tests,
-            batch1_examples_per_s: s,
-            burn_batched_examples_per_s: b,
-            fused_examples_per_s: f,
-            max_rel_diff,
-        };
-        genrep::models::write_atomic(path, serde_json::to_string_pretty(&out)?.as_bytes())?;
+        #[derive(serde::Serialize)]
+        struct WithRun<'a> {
+            run: String,
+            #[serde(flatten)]
+            bench: &'a genrep::experiments::bench::GradsBench,
+        }
+        let json = serde_json::to_string_pretty(&WithRun { run: args.run.display().to_string(), bench: &out })?;
+        genrep::models::write_atomic(path, json.as_bytes())?;
     }
     Ok(())
 }

@@ -3,10 +3,7 @@
 use super::progress::Bars;
 use anyhow::Context as _;
 use clap::Args;
-use genrep::experiments::{
-    dedup, read_dir_rows, run as run_grid, summarize, summarize_lds, write_lds_report, write_report, Dataset,
-    ExperimentConfig, RunOptions, Shard,
-};
+use genrep::experiments::{read_dir_rows, run as run_grid, Dataset, ExperimentConfig, RunOptions, Shard};
 use genrep::models::parse_device;
 use std::path::{Path, PathBuf};
 
@@ -148,16 +145,7 @@ fn parse_exclusion(s: &str) -> Result<genrep::trainer::ExclusionProtocol, String
 }
 
 fn report(out: &Path, cfg: &ExperimentConfig, rows: Vec<genrep::experiments::Row>) -> anyhow::Result<()> {
-    if cfg.lds.is_some() {
-        let report = summarize_lds(cfg, &dedup(rows)?)?;
-        write_lds_report(out, &report)?;
-        println!("{}", genrep::experiments::lds_markdown(&report));
-        tracing::info!("LDS report written to {}", out.join("report.md").display());
-        return Ok(());
-    }
-    let report = summarize(cfg, &dedup(rows)?);
-    write_report(out, &report)?;
-    println!("{}", genrep::experiments::markdown(&report));
+    println!("{}", genrep::experiments::report_dir(out, cfg, rows)?);
     tracing::info!("report written to {}", out.join("report.md").display());
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use genrep::explain::{explain, parse_method_spec, Checkpoints, Context, ExplainOptions, Polarity, METHOD_HELP};
+use genrep::explain::{parse_method_spec, ExplainOptions, Explainer, Polarity, Target, METHOD_HELP};
 use genrep::render;
 use genrep::trainer::{misclassified, LoadedRun};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -111,15 +111,11 @@ pub fn load_run(path: &Path, device_arg: Option<&str>, data: &super::DataSource)
 pub fn run(args: ExplainArgs, data: &super::DataSource) -> anyhow::Result<()> {
     // Parse first (the settings after `@` are applied to the options below).
     parse_method_spec(&args.method, &ExplainOptions::default())?;
-    let LoadedRun { run, config: cfg, device, task, model } = load_run(&args.run, args.device.as_deref(), data)?;
-    let ad = device.clone().autodiff();
-    let record = run.read_record_if_present()?;
-    let list = run.read_checkpoints()?;
-    let checkpoints = Checkpoints { list, load: Box::new(|name: &str| Ok(run.load_model(name, &ad)?)) };
-
+    let loaded = load_run(&args.run, args.device.as_deref(), data)?;
+    let task = &loaded.task;
     let indices: Vec<usize> = match args.misclassified {
         Some(k) => {
-            let wrong = misclassified(&model, &task.test, k, 256, &device);
+            let wrong = misclassified(&loaded.model, &task.test, k, 256, &loaded.device);
             if wrong.is_empty() {
                 anyhow::bail!("the model classifies every test point correctly: nothing misclassified to explain");
             }
@@ -128,22 +124,11 @@ pub fn run(args: ExplainArgs, data: &super::DataSource) -> anyhow::Result<()> {
         }
         None => args.test_index.clone(),
     };
-    // The NTK surrogate fit is computed once per run and cached in the run directory.
-    let cache = run.path.join("cache");
-    let ctx = Context {
-        model,
-        train: &task.train,
-        test: &task.test,
-        record: record.as_ref(),
-        batch_size: 256,
-        cache: Some(&cache),
-    };
     let opts = ExplainOptions {
         last_layer_l2: args.last_layer_l2,
         damping: args.damping,
         hessian_sample: args.hessian_sample,
         score: args.score,
-        target: args.class.map_or(genrep::explain::Target::Predicted, genrep::explain::Target::Class),
         seed: args.seed,
         lissa: args.lissa.then_some(genrep::explain::solve::LissaOptions {
             depth: args.lissa_depth,
@@ -153,16 +138,18 @@ pub fn run(args: ExplainArgs, data: &super::DataSource) -> anyhow::Result<()> {
         }),
         ..ExplainOptions::default()
     };
-    let (method, opts) = parse_method_spec(&args.method, &opts)?;
+    let target = args.class.map_or(Target::Predicted, Target::Class);
+    // The NTK surrogate fit is computed once per run and cached in the run directory.
+    let explainer = Explainer::from_run(&loaded)?.with_options(opts);
     let bar = ProgressBar::new(task.train.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
             .context("progress bar template")?,
     );
     let start = std::time::Instant::now();
-    let is_text = cfg.task.dataset.is_text();
+    let is_text = loaded.is_text();
     let (attrs, diag) =
-        explain(&ctx, &method, &args.method, &indices, &opts, Some(&checkpoints), is_text, &mut |done, total| {
+        explainer.explain_with_progress(&args.method, &task.test, &indices, target, &mut |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         })?;

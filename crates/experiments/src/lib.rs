@@ -14,6 +14,7 @@
 //! - the linear datamodeling score on the same grid (`lds: Some(..)`; [`lds`], [`lds_report`]).
 
 pub mod baseline;
+pub mod bench;
 pub mod config;
 pub mod debug;
 pub mod deletion;
@@ -31,6 +32,6 @@ pub use config::{Dataset, ExperimentConfig, LdsConfig, Shard, DATASETS, TABLE1_M
 pub use deletion::{auc_del, del};
 pub use error::{ExperimentError, Result};
 pub use lds_report::{lds_markdown, summarize_lds, write_lds_report, LdsReport};
-pub use report::{markdown, summarize, write_report, MethodSummary, Report};
+pub use report::{markdown, report_dir, summarize, write_report, MethodSummary, Report};
 pub use rows::{dedup, read_dir_rows, Row, RowStore};
 pub use runner::{run, run_with, Monitor, Quiet, RunOptions, RunSummary};

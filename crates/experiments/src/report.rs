@@ -594,3 +594,19 @@ pub fn write_report(out: &Path, report: &Report) -> Result<()> {
     let json = serde_json::to_string_pretty(report).map_err(|e| ExperimentError::config("report", e.to_string()))?;
     write("summary.json", json.as_bytes())
 }
+
+/// Summarises `rows` (deduplicated first) by the experiment's metric, AUC-DEL ([`summarize`],
+/// [`write_report`]) or, for an LDS experiment, the linear datamodeling score
+/// ([`crate::summarize_lds`], [`crate::write_lds_report`]), writes the report files into `out`
+/// and returns the report as markdown.
+pub fn report_dir(out: &Path, cfg: &ExperimentConfig, rows: Vec<Row>) -> Result<String> {
+    let rows = crate::rows::dedup(rows)?;
+    if cfg.lds.is_some() {
+        let report = crate::lds_report::summarize_lds(cfg, &rows)?;
+        crate::lds_report::write_lds_report(out, &report)?;
+        return Ok(crate::lds_report::lds_markdown(&report));
+    }
+    let report = summarize(cfg, &rows);
+    write_report(out, &report)?;
+    Ok(markdown(&report))
+}

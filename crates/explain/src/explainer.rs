@@ -151,10 +151,23 @@ impl<'a, M: Classifier> Explainer<'a, M> {
         indices: &[usize],
         target: Target,
     ) -> Result<(Vec<Attribution>, Diagnostics)> {
+        self.explain_with_progress(method, points, indices, target, &mut |_, _| {})
+    }
+
+    /// [`Explainer::explain`], calling `progress(done, total)` as the kernel works through the
+    /// training examples (for a progress bar).
+    pub fn explain_with_progress(
+        &self,
+        method: &str,
+        points: &Examples,
+        indices: &[usize],
+        target: Target,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<(Vec<Attribution>, Diagnostics)> {
         let (m, mut opts) = parse_method_spec(method, &self.options)?;
         opts.target = target;
         let ctx = self.context(points);
-        explain(&ctx, &m, method, indices, &opts, self.checkpoints.as_ref(), self.is_text, &mut |_, _| {})
+        explain(&ctx, &m, method, indices, &opts, self.checkpoints.as_ref(), self.is_text, progress)
     }
 
     /// Explains `points[i]` for `i` in `indices` with any global importance and any kernel,
@@ -219,18 +232,22 @@ impl<'a, M: Classifier> Explainer<'a, M> {
 impl<'a, M: Classifier> Explainer<'a, M> {
     /// An explainer of a run opened with [`LoadedRun::open`] (or [`LoadedRun::open_as`] for any
     /// [`Architecture`]): its final model, training split, training record and checkpoints, with
-    /// the run's `cache/` directory.
+    /// the run's `cache/` directory. A run without a training record (`record.json`) explains
+    /// every method but `tracking:*`, which then errors naming the missing record.
     pub fn from_run<A: Architecture<Model = M>>(run: &'a LoadedRun<A>) -> Result<Self> {
-        let record = run.record()?;
+        let record = run.run.read_record_if_present()?;
         let list = run.run.read_checkpoints()?;
         let ad = run.device.clone().autodiff();
         let checkpoints =
             Checkpoints { list, load: Box::new(move |name: &str| Ok(run.run.load_model_as::<A>(name, &ad)?)) };
-        Ok(Explainer::new(run.model.clone(), &run.task.train)?
-            .with_record(record)?
+        let explainer = Explainer::new(run.model.clone(), &run.task.train)?
             .with_checkpoints(checkpoints)
             .text(run.is_text())
-            .with_cache_dir(run.run.path.join("cache")))
+            .with_cache_dir(run.run.path.join("cache"));
+        match record {
+            Some(r) => explainer.with_record(r),
+            None => Ok(explainer),
+        }
     }
 }
 

@@ -69,6 +69,14 @@ impl ModelSpec {
         Self::for_examples(name, examples, num_classes)
     }
 
+    /// The model's name as `--model` takes it (`vision-cnn`, `text-cnn`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::VisionCnn(_) => "vision-cnn",
+            Self::TextCnn(_) => "text-cnn",
+        }
+    }
+
     /// Exact trainable parameter count.
     pub fn num_params(&self) -> usize {
         match self {
