@@ -2,9 +2,8 @@
 
 use super::explain::load_run;
 use clap::Args;
-use genrep::explain::sensitivity::representer_sensitivity;
-use genrep::explain::{explain, representer_alpha, Context, ExplainOptions, Method, Polarity};
-use genrep::models::Classifier;
+use genrep::explain::sensitivity::representer_sensitivity_maps;
+use genrep::explain::{Context, ExplainOptions};
 use genrep::render;
 use genrep::trainer::LoadedRun;
 use std::path::{Path, PathBuf};
@@ -47,35 +46,16 @@ pub fn run(args: SensitivityArgs, data: &super::DataSource) -> anyhow::Result<()
     }
     let ctx = Context { model, train: &task.train, test: &task.test, record: None, batch_size: 256, cache: None };
     let opts = ExplainOptions { last_layer_l2: args.last_layer_l2, ..ExplainOptions::default() };
-    let (attrs, _) = explain(
-        &ctx,
-        &"representer".parse::<Method>()?,
-        "representer",
-        &[args.test_index],
-        &opts,
-        None,
-        false,
-        &mut |_, _| {},
-    )?;
-    let attr = &attrs[0];
-    let (alpha, _, report, _) = representer_alpha(&ctx, &opts)?;
-    tracing::info!("representer refit: {} iterations, gradient norm {:.2e}", report.iterations, report.grad_norm);
-    let c = ctx.model.num_classes();
+    let picks = args.train_index.map(|i| vec![i]);
+    let (attr, maps) = representer_sensitivity_maps(&ctx, args.test_index, picks.as_deref(), &opts)?;
     let names = &task.class_names;
-    let picks: Vec<(usize, PathBuf)> = match args.train_index {
-        Some(i) => vec![(i, args.out.clone())],
-        None => vec![
-            (attr.top_k(1, Polarity::Proponents)[0].index, suffixed(&args.out, "proponent")),
-            (attr.top_k(1, Polarity::Opponents)[0].index, suffixed(&args.out, "opponent")),
-        ],
-    };
-    for (i, path) in picks {
-        if i >= task.train.len() {
-            anyhow::bail!("--train-index {i} is out of range: the training split has {} examples", task.train.len());
-        }
-        let a = alpha[i * c + attr.explained_class];
-        let grad = representer_sensitivity(&ctx.model, &task.train, i, &task.test, args.test_index, a)?;
-        let value = attr.scores[i];
+    for (k, map) in maps.iter().enumerate() {
+        let path = match (args.train_index, k) {
+            (Some(_), _) => args.out.clone(),
+            (None, 0) => suffixed(&args.out, "proponent"),
+            (None, _) => suffixed(&args.out, "opponent"),
+        };
+        let i = map.train_index;
         let caption = format!(
             "test #{} (label {}, predicted {}) and train #{} (label {}): representer value {:+.4}",
             args.test_index,
@@ -83,9 +63,10 @@ pub fn run(args: SensitivityArgs, data: &super::DataSource) -> anyhow::Result<()
             names[attr.explained_class],
             i,
             names[task.train.labels[i]],
-            value
+            map.value
         );
-        let img = render::sensitivity_map(&task.test, args.test_index, &task.train, i, &grad, value, &caption)?;
+        let img =
+            render::sensitivity_map(&task.test, args.test_index, &task.train, i, &map.gradient, map.value, &caption)?;
         render::save_png(&img, &path)?;
         println!("{caption}; wrote {}", path.display());
     }

@@ -11,8 +11,8 @@ use genrep_explain::importance::surrogate_last_layer;
 use genrep_explain::params::{dot, flat_values, shifted};
 use genrep_explain::solve::{cholesky, cholesky_solve, conjugate_gradient};
 use genrep_explain::{
-    grads::weighted_output_grad, Attribution, GradientKernel, HessianKind, Kernel, LastLayerInfluenceKernel,
-    LastLayerKernel, Polarity, Preconditioner, TestPoint,
+    grads::weighted_output_grad, Attribution, Context, ExplainOptions, ExplainedScore, GradientKernel, HessianKind,
+    Kernel, LastLayerInfluenceKernel, LastLayerKernel, Polarity, Preconditioner, TestPoint,
 };
 use genrep_models::Architecture;
 use genrep_models::{Classifier, Input, ModelSpec, TextCnnConfig, VisionCnnConfig};
@@ -1391,4 +1391,51 @@ fn fit_refuses_a_model_that_cannot_read_the_inputs() {
     };
     let err = err.to_string();
     assert!(err.contains("logreg cannot read this split's feature vectors") && err.contains("images only"), "{err}");
+}
+
+#[test]
+fn sensitivity_maps_are_the_gradient_of_the_explained_representer_value() {
+    // The map of training image i is checked against a central difference of phi(x_i -> x_t)
+    // itself, as the representer explanation computes it (refit, kernel contraction), along a
+    // random pixel direction of the test image, for the logit and for the margin score (the
+    // margin's weight is alpha_ic - alpha_ir, twice alpha_ic on a binary softmax).
+    let (train, test) = (images(12, 8, 2, 61), images(3, 8, 2, 62));
+    let spec =
+        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 2) });
+    let model = try_init_seeded(&Device::flex(), 8, |d| spec.init(d)).unwrap();
+    let t = 1;
+    let mut r = lcg(63);
+    let v: Vec<f32> = (0..64).map(|_| r()).collect();
+    let moved = |eps: f32| {
+        let mut ex = test.clone();
+        if let Inputs::Images { data, .. } = &mut ex.inputs {
+            data[64 * t..64 * (t + 1)].iter_mut().zip(&v).for_each(|(x, d)| *x += eps * d);
+        }
+        ex
+    };
+    for score in [ExplainedScore::Logit, ExplainedScore::Margin] {
+        let opts = ExplainOptions { last_layer_l2: 1e-2, score, ..ExplainOptions::default() };
+        let maps_at = |ex: &Examples, picks: Option<&[usize]>| {
+            let ctx =
+                Context { model: model.clone(), train: &train, test: ex, record: None, batch_size: 8, cache: None };
+            genrep_explain::sensitivity::representer_sensitivity_maps(&ctx, t, picks, &opts).unwrap()
+        };
+        let (attr, maps) = maps_at(&test, None);
+        assert_eq!(maps.len(), 2, "the top proponent and the top opponent");
+        assert!(maps[0].value > 0.0 && maps[1].value < 0.0, "{score:?}");
+        for m in &maps {
+            assert_eq!(m.value, attr.scores[m.train_index]);
+            let pick = [m.train_index];
+            let eps = 1e-3f32;
+            let plus = maps_at(&moved(eps), Some(&pick)).1[0].value;
+            let minus = maps_at(&moved(-eps), Some(&pick)).1[0].value;
+            let fd = (plus - minus) / (2.0 * eps as f64);
+            let an = dot(&m.gradient, &v);
+            assert!(rel(fd, an) < 2e-3, "{score:?}, train #{}: finite difference {fd} vs map {an}", m.train_index);
+        }
+    }
+    let ctx = Context { model, train: &train, test: &test, record: None, batch_size: 8, cache: None };
+    let opts = ExplainOptions::default();
+    assert!(genrep_explain::sensitivity::representer_sensitivity_maps(&ctx, 3, None, &opts).is_err());
+    assert!(genrep_explain::sensitivity::representer_sensitivity_maps(&ctx, 0, Some(&[12]), &opts).is_err());
 }
