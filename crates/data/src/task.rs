@@ -355,6 +355,18 @@ impl Examples {
     /// A split of feature vectors (`rows[i]` is example `i`, all of one length) with `labels`;
     /// source indices `0..n`. Errors, naming the row, on ragged rows, non-finite values or a
     /// length mismatch.
+    ///
+    /// ```
+    /// use genrep_data::Examples;
+    /// let ex = Examples::from_features(&[vec![0.0, 1.0], vec![2.0, 3.0], vec![4.0, 5.0]], vec![0, 1, 1])?;
+    /// assert_eq!(ex.len(), 3);
+    /// // Rows may repeat in a selection (e.g. to cycle through a small split).
+    /// let picked = ex.select(&[2, 0, 2]);
+    /// assert_eq!(picked.labels, vec![1, 0, 1]);
+    /// // A ragged row is an error naming it, not a panic.
+    /// assert!(Examples::from_features(&[vec![0.0], vec![1.0, 2.0]], vec![0, 1]).is_err());
+    /// # Ok::<(), genrep_data::DataError>(())
+    /// ```
     pub fn from_features(rows: &[Vec<f32>], labels: Vec<usize>) -> Result<Examples> {
         let bad = |what: String| DataError::Format { path: "feature rows".into(), what };
         if rows.len() != labels.len() {

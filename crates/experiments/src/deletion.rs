@@ -7,6 +7,15 @@
 /// `DEL(x, k) = s_new(x) - s_old(x)`: the explained score after retraining without the `k` most
 /// negative training points, minus the score before. A faithful ranking makes it positive
 /// (removing opponents raises the score).
+///
+/// ```
+/// use genrep_experiments::{auc_del, del};
+/// // Scores before and after five retrainings (k = 2%, ..., 10% deleted).
+/// let dels: Vec<f64> = [0.5, 0.9, 1.1, 1.6, 1.9].iter().map(|&s| del(0.4, s)).collect();
+/// assert!((dels[0] - 0.1).abs() < 1e-12);
+/// assert!((auc_del(&dels) - 0.8).abs() < 1e-12);
+/// assert!(auc_del(&[]).is_nan());
+/// ```
 pub fn del(s_old: f64, s_new: f64) -> f64 {
     s_new - s_old
 }

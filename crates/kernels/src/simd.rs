@@ -189,6 +189,13 @@ multiversion!(
 );
 multiversion!(
     /// `sum_j a_j b_j` in f32 (sixteen partial sums).
+    ///
+    /// ```
+    /// let a: Vec<f32> = (0..37).map(|i| i as f32).collect();
+    /// let b = vec![2.0f32; 37];
+    /// // 2 * (0 + 1 + ... + 36) = 1332, exact in f32 on either code path.
+    /// assert_eq!(genrep_kernels::simd::dot(&a, &b), 1332.0);
+    /// ```
     pub fn dot(a: &[f32], b: &[f32]) -> f32 => dot_impl
 );
 multiversion!(

@@ -22,6 +22,13 @@ pub fn device_names() -> Vec<&'static str> {
 /// `wgpu:dx12` pin the API and never fall back to another. The device is acquired here, so a
 /// machine without a usable adapter gets an error naming the device, not a panic at the first
 /// tensor.
+///
+/// ```
+/// let cpu = genrep_models::parse_device("cpu")?;
+/// # let _ = cpu;
+/// assert!(genrep_models::parse_device("tpu").is_err());
+/// # Ok::<(), genrep_models::ModelError>(())
+/// ```
 pub fn parse_device(name: &str) -> Result<Device> {
     match name {
         "cpu" | "flex" => Ok(Device::flex()),

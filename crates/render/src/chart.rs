@@ -71,6 +71,21 @@ pub struct Bar {
 }
 
 /// A horizontal bar chart, one bar per category from top to bottom, with interval whiskers.
+///
+/// ```
+/// use genrep_render::chart::{Bar, BarChart, Chart};
+/// let chart = BarChart {
+///     title: "LDS per method".into(),
+///     x_label: "LDS".into(),
+///     bars: vec![
+///         Bar { label: "influence".into(), value: 0.51, half_width: Some(0.04) },
+///         Bar { label: "random".into(), value: -0.01, half_width: None },
+///     ],
+/// };
+/// let svg = chart.to_svg()?;
+/// assert!(svg.starts_with("<svg") && svg.contains("influence") && svg.contains("LDS per method"));
+/// # Ok::<(), genrep_render::chart::ChartError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct BarChart {
     /// Caption above the plot.
