@@ -14,7 +14,12 @@
 //! `phi_loss(x_i -> x) = sum_c (p_c(x) - [c = y]) phi(x_i -> f_c(x))` from ten per-logit
 //! explanations (`@score=logit`, `Target::Class(c)`).
 //!
-//! Run: `GENREP_DATA=/path/to/datasets cargo run --release --example dattri_mnist -- lr|mlp|mlp-dropout [M] [TESTS_PER_CLASS] [METHODS] [margin|loss]`
+//! Run: `GENREP_DATA=/path/to/datasets cargo run --release --example dattri_mnist -- lr|mlp|mlp-dropout [M] [TESTS_PER_CLASS] [METHODS] [margin|loss] [SEED]`
+//!
+//! `METHODS` is a comma-separated list of method names; `influence` runs both solvers (CG and
+//! LiSSA), `lissa` LiSSA alone. `SEED` (default 0) shifts every training seed (the full model's
+//! initialisation and batch order, the subset draw, the subset models) but not the data draw or
+//! the test points, to measure the run-to-run spread of an LDS.
 
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
@@ -182,6 +187,7 @@ fn run<S: Setting>(
     tests_per_class: usize,
     method_list: &str,
     loss_target: bool,
+    seed: u64,
 ) -> anyhow::Result<()> {
     let data = DataDir::resolve(None)?;
     let options =
@@ -198,8 +204,8 @@ fn run<S: Setting>(
     let mut fo = FitOptions::new(device.clone());
     fo.checkpoint_dir = Some(cp_dir.clone());
     let mut record = TrainingRecord::new(n, 10, false);
-    let cfg = TrainConfig { checkpoint_every_epoch: true, ..recipe.clone() };
-    let outcome = fit(S::init(0, &device), train, None, &cfg, &fo, &mut [&mut record])?;
+    let cfg = TrainConfig { checkpoint_every_epoch: true, seed: recipe.seed + seed, ..recipe.clone() };
+    let outcome = fit(S::init(seed, &device), train, None, &cfg, &fo, &mut [&mut record])?;
     let (model, list) = (outcome.model, outcome.checkpoints);
     println!(
         "{name}: {n} training / {} test images; trained in {:.1}s: train accuracy {:.4}, test {:.4}",
@@ -226,8 +232,13 @@ fn run<S: Setting>(
     let lissa = Explainer::new(model.clone(), train)?
         .with_options(ExplainOptions { lissa: Some(Default::default()), ..ExplainOptions::default() });
     let mut methods: Vec<(String, Vec<genrep::explain::Attribution>, f64)> = Vec::new();
-    let wanted: Vec<&str> = method_list.split(',').collect();
-    let lissa_run = wanted.contains(&"influence").then_some(("influence (LiSSA)".to_string(), "influence", &lissa));
+    let listed: Vec<&str> = method_list.split(',').collect();
+    let lissa_run = (listed.contains(&"influence") || listed.contains(&"lissa")).then_some((
+        "influence (LiSSA)".to_string(),
+        "influence",
+        &lissa,
+    ));
+    let wanted: Vec<&str> = listed.into_iter().filter(|m| *m != "lissa").collect();
     // The full model's softmax at the test points (for the loss target's weights).
     let full_logits = predict_logits(&model, test, 256, &device);
     for (label, method, ex) in wanted.iter().map(|m| (m.to_string(), *m, &explainer)).chain(lissa_run) {
@@ -255,15 +266,16 @@ fn run<S: Setting>(
         methods.push((label, attrs, secs));
     }
     let points: Vec<_> = methods[0].1.iter().map(|a| (a.explained_class, a.versus)).collect();
-    let subsets: Vec<Vec<usize>> = (0..m).map(|j| subset(n, 0.5, 2024, j)).collect();
+    let subsets: Vec<Vec<usize>> = (0..m).map(|j| subset(n, 0.5, 2024 + seed, j)).collect();
     let mut outputs = vec![vec![0.0; m]; idx.len()];
     let t0 = Instant::now();
     for (j, s) in subsets.iter().enumerate() {
         let keep: std::collections::HashSet<usize> = s.iter().copied().collect();
         let mut fo = FitOptions::new(device.clone());
         fo.excluded = (0..n).filter(|i| !keep.contains(i)).collect();
-        let cfg = TrainConfig { seed: 1000 + j as u64, ..recipe.clone() };
-        let sub = fit(S::init(1000 + j as u64, &device), train, None, &cfg, &fo, &mut [])?.model;
+        let sub_seed = 1000 + j as u64 + 100_000 * seed;
+        let cfg = TrainConfig { seed: sub_seed, ..recipe.clone() };
+        let sub = fit(S::init(sub_seed, &device), train, None, &cfg, &fo, &mut [])?.model;
         let logits = predict_logits(&sub, &pick(test, &idx), 256, &device);
         for (t, &(class, versus)) in points.iter().enumerate() {
             let row = &logits[t * 10..(t + 1) * 10];
@@ -337,10 +349,11 @@ fn main() -> anyhow::Result<()> {
         Some("loss") => true,
         Some(other) => anyhow::bail!("`{other}`: expected margin or loss"),
     };
+    let seed: u64 = args.next().map(|v| v.parse()).transpose()?.unwrap_or(0);
     match which.as_str() {
-        "lr" => run::<Lr>("MNIST-10 logistic regression", m, tests, &methods, loss),
-        "mlp" => run::<MlpSetting>("MNIST-10 MLP", m, tests, &methods, loss),
-        "mlp-dropout" => run::<MlpDropoutSetting>("MNIST-10 MLP with dropout 0.1", m, tests, &methods, loss),
+        "lr" => run::<Lr>("MNIST-10 logistic regression", m, tests, &methods, loss, seed),
+        "mlp" => run::<MlpSetting>("MNIST-10 MLP", m, tests, &methods, loss, seed),
+        "mlp-dropout" => run::<MlpDropoutSetting>("MNIST-10 MLP with dropout 0.1", m, tests, &methods, loss, seed),
         other => anyhow::bail!("`{other}`: expected lr, mlp or mlp-dropout"),
     }
 }
