@@ -72,12 +72,30 @@ fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / (1e-8 + a.abs().max(b.abs()))
 }
 
+/// A two-layer CNN (3 and 4 channels, 3x3 kernels) on `side` x `side` one-channel images with
+/// `classes` outputs: small enough for explicit Jacobians and finite differences.
+fn tiny_cnn(side: usize, classes: usize) -> ModelSpec {
+    ModelSpec::VisionCnn(VisionCnnConfig {
+        channels: [3, 4],
+        kernel: 3,
+        ..VisionCnnConfig::new(1, side, side, classes)
+    })
+}
+
+/// `test` with test image `t` moved by `eps * v` (`v` has one entry per pixel).
+fn with_image_moved(test: &Examples, t: usize, v: &[f32], eps: f32) -> Examples {
+    let mut ex = test.clone();
+    if let Inputs::Images { data, .. } = &mut ex.inputs {
+        data[v.len() * t..v.len() * (t + 1)].iter_mut().zip(v).for_each(|(x, d)| *x += eps * d);
+    }
+    ex
+}
+
 #[test]
 fn per_example_gradients_match_finite_differences() {
     // A real CNN: <grad(w.f(x_i)), v> vs the central difference of w.f along v.
     let ex = images(3, 8, 3, 1);
-    let spec =
-        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 3) });
+    let spec = tiny_cnn(8, 3);
     let model = try_init_seeded(&Device::flex(), 2, |d| spec.init(d)).unwrap();
     let w = [0.7f32, -1.3, 0.4];
     let g = weighted_output_grad(&model, &ex, 1, &w);
@@ -254,8 +272,7 @@ fn assert_representer_identity(ll: &LastLayerKernel, alpha: &[f64], theta: &[f64
 fn representer_identity_holds_at_the_refit_stationary_point() {
     // Theorem 3.1 (Yeh et al. 2018): Theta^T phi_t = sum_i alpha_i phi_i^T phi_t.
     let (train, test) = (images(60, 4, 3, 15), images(4, 4, 3, 16));
-    let spec =
-        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 4, 4, 3) });
+    let spec = tiny_cnn(4, 3);
     let model = try_init_seeded(&Device::flex(), 3, |d| spec.init(d)).unwrap();
     let cfg = TrainConfig { epochs: 3, batch_size: 10, checkpoint_every_epoch: false, ..TrainConfig::default() };
     let model = fit(model, &train, None, &cfg, &FitOptions::new(Device::flex()), &mut []).unwrap().model;
@@ -569,8 +586,7 @@ fn ntk_surrogate_fit_on_a_cnn_reaches_its_tolerance_with_exact_jvps() {
     // CNN; and at that stationary point the representer identity holds: the kernel machine
     // sum_i alpha_i K(x_i, x) reproduces the fit's own outputs J_x w on held-out points.
     let (train, test) = (images(40, 8, 2, 81), images(3, 8, 2, 82));
-    let spec =
-        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 2) });
+    let spec = tiny_cnn(8, 2);
     let model = try_init_seeded(&Device::flex(), 9, |d| spec.init(d)).unwrap();
     let logits = genrep_trainer::predict_logits(&model, &train, 16, &Device::flex());
     let (lambda, tol) = (1e-2, 1e-4);
@@ -610,8 +626,7 @@ fn last_layer_l2_training_gives_an_exact_representer_decomposition() {
     // are exactly sum_i alpha_i phi_i^T phi_t. Training with the penalty leaves the head close
     // to that stationary point; training without it does not.
     let (train, test) = (images(60, 4, 3, 31), images(5, 4, 3, 32));
-    let spec =
-        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 4, 4, 3) });
+    let spec = tiny_cnn(4, 3);
     // Full-batch gradient descent contracts the head's penalised directions by (1 - 2 lr lambda)
     // per step: lambda = 0.1, lr = 0.5 and 300 steps leave ~1e-14 of the initial gap.
     let lambda = 0.1;
@@ -761,8 +776,7 @@ fn last_layer_hessian_spectrum_matches_power_iteration_on_the_explicit_matrix() 
 fn sensitivity_map_matches_finite_differences_of_the_representer_value() {
     // d/dx_t [a f_i^T f(x_t)] against a central difference along a random pixel direction.
     let (train, test) = (images(6, 8, 2, 51), images(2, 8, 2, 52));
-    let spec =
-        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 2) });
+    let spec = tiny_cnn(8, 2);
     let model = try_init_seeded(&Device::flex(), 6, |d| spec.init(d)).unwrap();
     let a = 0.37;
     let g = genrep_explain::sensitivity::representer_sensitivity(&model, &train, 2, &test, 1, a).unwrap();
@@ -775,13 +789,7 @@ fn sensitivity_map_matches_finite_differences_of_the_representer_value() {
     };
     let mut r = lcg(53);
     let v: Vec<f32> = (0..64).map(|_| r()).collect();
-    let shifted_test = |eps: f32| {
-        let mut ex = test.clone();
-        if let Inputs::Images { data, .. } = &mut ex.inputs {
-            data[64..128].iter_mut().zip(&v).for_each(|(x, d)| *x += eps * d);
-        }
-        ex
-    };
+    let shifted_test = |eps: f32| with_image_moved(&test, 1, &v, eps);
     let eps = 1e-3f32;
     let fd = (value(&shifted_test(eps)) - value(&shifted_test(-eps))) / (2.0 * eps as f64);
     let an = dot(&g, &v);
@@ -827,8 +835,7 @@ fn gauss_newton_product_matches_explicit_jacobians_on_a_cnn() {
     // Gauss-Newton product must equal (1/m) sum_i J_i^T (diag(p_i) - p_i p_i^T) J_i v built from
     // explicit per-example Jacobian rows (one backward pass per example and class).
     let (train, test) = (images(24, 8, 2, 61), images(2, 8, 2, 62));
-    let spec =
-        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 2) });
+    let spec = tiny_cnn(8, 2);
     let model = try_init_seeded(&Device::flex(), 7, |d| spec.init(d)).unwrap();
     let theta_norm = flat_values(&model).iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
     let p = flat_values(&model).len();
@@ -877,8 +884,7 @@ fn fused_kernels_match_the_burn_path() {
     // NTK and influence contractions (margin and logit scores) on the fused path against burn's
     // batch-1 backward passes with the finite-difference-free solve on the same data.
     let (train, test) = (images(30, 8, 2, 71), images(4, 8, 2, 72));
-    let spec =
-        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 2) });
+    let spec = tiny_cnn(8, 2);
     let model = try_init_seeded(&Device::flex(), 8, |d| spec.init(d)).unwrap();
     let mut r = lcg(73);
     let alpha: Vec<f64> = (0..60).map(|_| r() as f64).collect();
@@ -942,8 +948,7 @@ fn representer_refit_is_cached_by_fingerprint() {
 /// back (same scores), a corrupt entry is recomputed, and another model gets another entry.
 fn cached_by_fingerprint(name: &str) {
     let (train, test) = (images(20, 8, 2, 91), images(2, 8, 2, 92));
-    let spec =
-        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 2) });
+    let spec = tiny_cnn(8, 2);
     let dir = std::env::temp_dir().join(format!("genrep-cache-{}-{}", name.replace(':', "-"), std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let method: genrep_explain::Method = name.parse().unwrap();
@@ -1400,19 +1405,12 @@ fn sensitivity_maps_are_the_gradient_of_the_explained_representer_value() {
     // random pixel direction of the test image, for the logit and for the margin score (the
     // margin's weight is alpha_ic - alpha_ir, twice alpha_ic on a binary softmax).
     let (train, test) = (images(12, 8, 2, 61), images(3, 8, 2, 62));
-    let spec =
-        ModelSpec::VisionCnn(VisionCnnConfig { channels: [3, 4], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 2) });
+    let spec = tiny_cnn(8, 2);
     let model = try_init_seeded(&Device::flex(), 8, |d| spec.init(d)).unwrap();
     let t = 1;
     let mut r = lcg(63);
     let v: Vec<f32> = (0..64).map(|_| r()).collect();
-    let moved = |eps: f32| {
-        let mut ex = test.clone();
-        if let Inputs::Images { data, .. } = &mut ex.inputs {
-            data[64 * t..64 * (t + 1)].iter_mut().zip(&v).for_each(|(x, d)| *x += eps * d);
-        }
-        ex
-    };
+    let moved = |eps: f32| with_image_moved(&test, t, &v, eps);
     for score in [ExplainedScore::Logit, ExplainedScore::Margin] {
         let opts = ExplainOptions { last_layer_l2: 1e-2, score, ..ExplainOptions::default() };
         let maps_at = |ex: &Examples, picks: Option<&[usize]>| {
