@@ -567,27 +567,20 @@ fn compute_alpha<M: Classifier>(
                     crate::cache::model_key(&ctx.model, ctx.train, &settings),
                 )
             });
-            if let Some(hit) = entry.as_deref().and_then(crate::cache::load::<crate::cache::CachedFit>) {
-                return Ok(Alpha::Fit { alpha: hit.alpha, report: hit.report });
-            }
-            let (alpha, report) = surrogate_ntk(
-                &ctx.model,
-                ctx.train,
-                &ctx.train_logits(),
-                opts.last_layer_l2,
-                opts.surrogate_tol,
-                opts.surrogate_max_iter,
-                opts.batch_size,
-                progress,
-            )?;
-            if let Some(path) = &entry {
-                let fit = crate::cache::CachedFit { alpha, report };
-                if let Err(e) = crate::cache::store(path, &fit) {
-                    tracing::warn!("warning: could not cache the surrogate fit at {}: {e}", path.display());
-                }
-                return Ok(Alpha::Fit { alpha: fit.alpha, report: fit.report });
-            }
-            Alpha::Fit { alpha, report }
+            let fit = crate::cache::compute_once(entry.as_deref(), "the NTK surrogate fit", || {
+                let (alpha, report) = surrogate_ntk(
+                    &ctx.model,
+                    ctx.train,
+                    &ctx.train_logits(),
+                    opts.last_layer_l2,
+                    opts.surrogate_tol,
+                    opts.surrogate_max_iter,
+                    opts.batch_size,
+                    progress,
+                )?;
+                Ok::<_, ExplainError>(crate::cache::CachedFit { alpha, report })
+            })?;
+            Alpha::Fit { alpha: fit.alpha, report: fit.report }
         }
         Importance::Surrogate => {
             let (alpha, theta, report, ll) = representer_alpha(ctx, opts)?;
@@ -620,29 +613,23 @@ pub fn representer_alpha<M: Classifier>(
         let settings = format!("{} {:?} {REFIT_TOL}", opts.last_layer_l2, opts.refit_targets);
         crate::cache::entry_path(dir, "representer-refit", crate::cache::model_key(&ctx.model, ctx.train, &settings))
     });
-    if let Some(hit) = entry.as_deref().and_then(crate::cache::load::<crate::cache::CachedRefit>) {
-        return Ok((hit.alpha, hit.theta, hit.report, ll));
-    }
     // A tight stop: the representer identity (efficiency) holds to the refit's gradient norm,
     // and 1e-6 left residuals of 4e-4 to 1.2e-3 on MNIST where this reaches ~1e-6.
-    let (alpha, theta, report) = match opts.refit_targets {
-        RefitTargets::Model => {
-            surrogate_last_layer(&ll.train, ll.dim, &logits, c, opts.last_layer_l2, head, REFIT_TOL, 20_000)?
-        }
-        RefitTargets::Labels => {
-            let mut targets = vec![0.0; ctx.train.len() * c];
-            for (i, &y) in ctx.train.labels.iter().enumerate() {
-                targets[i * c + y] = 1.0;
+    let refit = crate::cache::compute_once(entry.as_deref(), "the representer refit", || {
+        let (alpha, theta, report) = match opts.refit_targets {
+            RefitTargets::Model => {
+                surrogate_last_layer(&ll.train, ll.dim, &logits, c, opts.last_layer_l2, head, REFIT_TOL, 20_000)?
             }
-            refit_last_layer(&ll.train, ll.dim, &targets, c, opts.last_layer_l2, head, REFIT_TOL, 20_000)?
-        }
-    };
-    let refit = crate::cache::CachedRefit { alpha, theta, report };
-    if let Some(path) = &entry {
-        if let Err(e) = crate::cache::store(path, &refit) {
-            tracing::warn!("warning: could not cache the representer refit at {}: {e}", path.display());
-        }
-    }
+            RefitTargets::Labels => {
+                let mut targets = vec![0.0; ctx.train.len() * c];
+                for (i, &y) in ctx.train.labels.iter().enumerate() {
+                    targets[i * c + y] = 1.0;
+                }
+                refit_last_layer(&ll.train, ll.dim, &targets, c, opts.last_layer_l2, head, REFIT_TOL, 20_000)?
+            }
+        };
+        Ok::<_, ExplainError>(crate::cache::CachedRefit { alpha, theta, report })
+    })?;
     let crate::cache::CachedRefit { alpha, theta, report } = refit;
     Ok((alpha, theta, report, ll))
 }

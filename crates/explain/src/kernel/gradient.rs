@@ -272,44 +272,37 @@ impl<'a, M: Classifier> GradientKernel<'a, M> {
                     ]);
                     crate::cache::entry_path(dir, "influence-vector", key)
                 });
-                if let Some(hit) = entry.as_deref().and_then(crate::cache::load::<(Vec<f32>, crate::solve::CgReport)>) {
-                    self.cg_reports.borrow_mut().push(hit.1);
-                    return Ok(hit.0);
-                }
-                let theta_norm = flat_values(&self.model).iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
-                let b: Vec<f64> = g.iter().map(|&x| x as f64).collect();
-                let apply = |v: &[f64]| match hessian {
-                    HessianKind::GaussNewton => self.gnvp(v, *damping, hessian_sample, theta_norm),
-                    HessianKind::FiniteDifference => self.hvp(v, *damping, hessian_sample, theta_norm),
-                };
-                let (u, report) = match lissa {
-                    None => conjugate_gradient(apply, &b, *tol, *max_iter)?,
-                    Some(opts) => {
-                        // Minibatch j: a seeded draw (without replacement) from the Hessian sample.
-                        let minibatch = |j: usize| -> Vec<usize> {
-                            use rand::SeedableRng;
-                            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
-                                seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x11554 ^ j as u64,
-                            );
-                            let m = opts.batch.min(hessian_sample.len()).max(1);
-                            rand::seq::index::sample(&mut rng, hessian_sample.len(), m)
-                                .into_iter()
-                                .map(|k| hessian_sample[k])
-                                .collect()
-                        };
-                        let part = |v: &[f64], j: usize| match hessian {
-                            HessianKind::GaussNewton => self.gnvp(v, *damping, &minibatch(j), theta_norm),
-                            HessianKind::FiniteDifference => self.hvp(v, *damping, &minibatch(j), theta_norm),
-                        };
-                        crate::solve::lissa(part, apply, &b, opts, *tol)?
-                    }
-                };
-                let u: Vec<f32> = u.iter().map(|&x| x as f32).collect();
-                if let Some(path) = &entry {
-                    if let Err(e) = crate::cache::store(path, &(&u, &report)) {
-                        tracing::warn!("warning: could not cache an influence solve at {}: {e}", path.display());
-                    }
-                }
+                let (u, report) = crate::cache::compute_once(entry.as_deref(), "an influence solve", || {
+                    let theta_norm = flat_values(&self.model).iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
+                    let b: Vec<f64> = g.iter().map(|&x| x as f64).collect();
+                    let apply = |v: &[f64]| match hessian {
+                        HessianKind::GaussNewton => self.gnvp(v, *damping, hessian_sample, theta_norm),
+                        HessianKind::FiniteDifference => self.hvp(v, *damping, hessian_sample, theta_norm),
+                    };
+                    let (u, report) = match lissa {
+                        None => conjugate_gradient(apply, &b, *tol, *max_iter)?,
+                        Some(opts) => {
+                            // Minibatch j: a seeded draw (without replacement) from the Hessian sample.
+                            let minibatch = |j: usize| -> Vec<usize> {
+                                use rand::SeedableRng;
+                                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+                                    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x11554 ^ j as u64,
+                                );
+                                let m = opts.batch.min(hessian_sample.len()).max(1);
+                                rand::seq::index::sample(&mut rng, hessian_sample.len(), m)
+                                    .into_iter()
+                                    .map(|k| hessian_sample[k])
+                                    .collect()
+                            };
+                            let part = |v: &[f64], j: usize| match hessian {
+                                HessianKind::GaussNewton => self.gnvp(v, *damping, &minibatch(j), theta_norm),
+                                HessianKind::FiniteDifference => self.hvp(v, *damping, &minibatch(j), theta_norm),
+                            };
+                            crate::solve::lissa(part, apply, &b, opts, *tol)?
+                        }
+                    };
+                    Ok::<_, ExplainError>((u.iter().map(|&x| x as f32).collect::<Vec<f32>>(), report))
+                })?;
                 self.cg_reports.borrow_mut().push(report);
                 Ok(u)
             }
