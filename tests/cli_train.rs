@@ -61,6 +61,7 @@ fn bad_training_arguments_are_clear_errors() {
         (vec!["--device", "wgpu:glide"], if cfg!(feature = "wgpu") { "not a graphics API" } else { "--features wgpu" }),
         (vec!["--lr=-1", "--force"], "`lr`"),
         (vec!["--model", "text-cnn", "--force"], "token ids"),
+        (vec!["--embed-init-std", "0.1", "--force"], "text-cnn only"),
     ] {
         let out = train(&dir, &tmp, &extra);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -87,7 +88,7 @@ fn a_text_task_trains_with_another_tokenizer_file() {
         .arg("--data-dir")
         .arg(&dir)
         .args(["train", "--task", "agnews:world-vs-sports", "--train-per-class", "20", "--test-per-class", "10"])
-        .args(["--epochs", "1", "--seq-len", "16", "--tokenizer"])
+        .args(["--epochs", "1", "--seq-len", "16", "--embed-init-std", "0.05", "--tokenizer"])
         .arg(&tokenizer)
         .arg("--out")
         .arg(&out)
@@ -98,6 +99,7 @@ fn a_text_task_trains_with_another_tokenizer_file() {
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["content"]["model"]["vocab_size"], 12, "{config}");
+    assert!((config["content"]["model"]["embed_init_std"].as_f64().unwrap() - 0.05).abs() < 1e-6, "{config}");
     assert!(config["content"]["task_options"]["tokenizer"].as_str().is_some_and(|p| p.ends_with("tokenizer.json")));
     // A tokenizer of another kind is a clear error naming the file.
     std::fs::write(&tokenizer, r#"{"model": {"type": "BPE", "vocab": {}}}"#).unwrap();

@@ -25,6 +25,10 @@ pub struct TrainArgs {
     /// Architecture: vision-cnn or text-cnn (default: by the task's input type).
     #[arg(long)]
     pub model: Option<String>,
+    /// text-cnn: standard deviation of the embedding's initial N(0, s^2) entries (default: burn's
+    /// N(0, 1)); 0 starts every word vector at zero.
+    #[arg(long)]
+    pub embed_init_std: Option<f32>,
     /// Passes over the training set.
     #[arg(long, default_value_t = 2)]
     pub epochs: usize,
@@ -126,10 +130,16 @@ pub fn run(args: TrainArgs, data: &super::DataSource) -> anyhow::Result<()> {
     let dir = data.resolve()?;
     tracing::info!("building task {spec} from {}", dir.path.display());
     let task = genrep::data::build_task(&dir, &spec, &task_options)?;
-    let model_spec = match &args.model {
+    let mut model_spec = match &args.model {
         Some(name) => ModelSpec::for_examples(name, &task.train, task.num_classes())?,
         None => ModelSpec::default_for(&task.train, task.num_classes())?,
     };
+    if let Some(std) = args.embed_init_std {
+        match &mut model_spec {
+            ModelSpec::TextCnn(c) => c.embed_init_std = Some(std),
+            other => anyhow::bail!("--embed-init-std applies to text-cnn only, not {}", other.name()),
+        }
+    }
     tracing::info!(
         "task {}: {} train / {} test examples, {} classes; model {} parameters",
         task.spec,

@@ -537,7 +537,14 @@ fn per_example_dots_match_the_batch_one_path_for_both_models() {
     assert_dots_match_batch_one(&model, &ex, 3, 53);
 
     let ex = tokens(6, 9, 13, 2, 54);
-    let spec = ModelSpec::TextCnn(TextCnnConfig { vocab_size: 13, embed_dim: 4, hidden: 5, kernel: 3, num_classes: 2 });
+    let spec = ModelSpec::TextCnn(TextCnnConfig {
+        vocab_size: 13,
+        embed_dim: 4,
+        hidden: 5,
+        kernel: 3,
+        num_classes: 2,
+        embed_init_std: None,
+    });
     let model = try_init_seeded(&Device::flex(), 55, |d| spec.init(d)).unwrap();
     let model = fit(model, &ex, None, &cfg, &FitOptions::new(Device::flex()), &mut []).unwrap().model;
     assert_dots_match_batch_one(&model, &ex, 3, 56);

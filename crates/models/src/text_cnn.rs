@@ -8,12 +8,12 @@ use crate::classifier::Classifier;
 use crate::error::{ModelError, Result};
 use crate::input::Input;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, PaddingConfig1d};
+use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig, PaddingConfig1d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 /// Configuration of [`TextCnn`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TextCnnConfig {
     /// Vocabulary size `V`.
     pub vocab_size: usize,
@@ -25,13 +25,23 @@ pub struct TextCnnConfig {
     pub kernel: usize,
     /// Number of classes `C`.
     pub num_classes: usize,
+    /// Standard deviation of the embedding's initial `N(0, s^2)` entries; `None` is burn's
+    /// default `N(0, 1)`. With few training texts most test tokens are never seen in training
+    /// and keep their initial vectors, so this sets the size of the noise they add. Left out of
+    /// `config.json` when `None`, so runs written before the field existed keep their
+    /// fingerprints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embed_init_std: Option<f32>,
 }
+
+// `embed_init_std` is never NaN (`validate`), so equality is an equivalence.
+impl Eq for TextCnnConfig {}
 
 impl TextCnnConfig {
     /// The default network: 48-dimensional embeddings, two convolutions of 128 channels with
     /// kernel 5.
     pub fn new(vocab_size: usize, num_classes: usize) -> Self {
-        Self { vocab_size, embed_dim: 48, hidden: 128, kernel: 5, num_classes }
+        Self { vocab_size, embed_dim: 48, hidden: 128, kernel: 5, num_classes, embed_init_std: None }
     }
 
     /// Checks every field, naming the offending one.
@@ -49,6 +59,9 @@ impl TextCnnConfig {
         if self.num_classes == 0 {
             return bad("num_classes", "must be at least 1");
         }
+        if self.embed_init_std.is_some_and(|s| !s.is_finite() || s < 0.0) {
+            return bad("embed_init_std", "must be a finite number >= 0");
+        }
         Ok(())
     }
 
@@ -63,7 +76,15 @@ impl TextCnnConfig {
         self.validate()?;
         let pad = PaddingConfig1d::Explicit(self.kernel / 2, self.kernel / 2);
         Ok(TextCnn {
-            embedding: EmbeddingConfig::new(self.vocab_size, self.embed_dim).init(device),
+            embedding: match self.embed_init_std {
+                None => EmbeddingConfig::new(self.vocab_size, self.embed_dim),
+                Some(0.0) => {
+                    EmbeddingConfig::new(self.vocab_size, self.embed_dim).with_initializer(Initializer::Zeros)
+                }
+                Some(s) => EmbeddingConfig::new(self.vocab_size, self.embed_dim)
+                    .with_initializer(Initializer::Normal { mean: 0.0, std: s as f64 }),
+            }
+            .init(device),
             conv1: Conv1dConfig::new(self.embed_dim, self.hidden, self.kernel).with_padding(pad.clone()).init(device),
             conv2: Conv1dConfig::new(self.hidden, self.hidden, self.kernel).with_padding(pad).init(device),
             head: LinearConfig::new(self.hidden, self.num_classes).init(device),

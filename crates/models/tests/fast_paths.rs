@@ -160,8 +160,16 @@ fn vision_fast_path_matches_burn_autodiff() {
 #[test]
 fn text_fast_path_matches_burn_autodiff() {
     for (cfg, len, seed) in [
-        (TextCnnConfig { vocab_size: 40, embed_dim: 6, hidden: 7, kernel: 5, num_classes: 2 }, 12, 3),
-        (TextCnnConfig { vocab_size: 25, embed_dim: 4, hidden: 5, kernel: 3, num_classes: 3 }, 9, 4),
+        (
+            TextCnnConfig { vocab_size: 40, embed_dim: 6, hidden: 7, kernel: 5, num_classes: 2, embed_init_std: None },
+            12,
+            3,
+        ),
+        (
+            TextCnnConfig { vocab_size: 25, embed_dim: 4, hidden: 5, kernel: 3, num_classes: 3, embed_init_std: None },
+            9,
+            4,
+        ),
     ] {
         let device = Device::flex().autodiff();
         device.seed(seed);
@@ -178,9 +186,10 @@ fn fast_path_refuses_inputs_of_another_shape() {
     let err = fast.check_inputs(&images(2, 3, 8, 8, 0)).unwrap_err();
     assert!(err.contains("1x8x8") && err.contains("3x8x8"), "{err}");
     assert!(fast.check_inputs(&tokens(2, 5, 10)).unwrap_err().contains("token"));
-    let text = TextCnnConfig { vocab_size: 5, embed_dim: 2, hidden: 2, kernel: 3, num_classes: 2 }
-        .init(&Device::flex())
-        .unwrap();
+    let text =
+        TextCnnConfig { vocab_size: 5, embed_dim: 2, hidden: 2, kernel: 3, num_classes: 2, embed_init_std: None }
+            .init(&Device::flex())
+            .unwrap();
     let err = text.fast_net().unwrap().check_inputs(&tokens(2, 6, 10)).unwrap_err();
     assert!(err.contains("below 5"), "{err}");
 }

@@ -36,7 +36,8 @@ fn vision_param_counts_are_exact_and_documented() {
 fn text_param_count_is_exact() {
     let cfg = TextCnnConfig::new(30_522, 2);
     assert_eq!(cfg.num_params(), 1_578_210);
-    let small = TextCnnConfig { vocab_size: 100, embed_dim: 8, hidden: 6, kernel: 3, num_classes: 2 };
+    let small =
+        TextCnnConfig { vocab_size: 100, embed_dim: 8, hidden: 6, kernel: 3, num_classes: 2, embed_init_std: None };
     let model = small.init(&Device::flex()).unwrap();
     assert_eq!(model.num_params(), small.num_params());
 }
@@ -62,7 +63,14 @@ fn shapes_and_logits_are_head_of_features() {
         source_index: vec![0, 1, 2],
         texts: None,
     };
-    let spec = ModelSpec::TextCnn(TextCnnConfig { vocab_size: 50, embed_dim: 8, hidden: 6, kernel: 3, num_classes: 2 });
+    let spec = ModelSpec::TextCnn(TextCnnConfig {
+        vocab_size: 50,
+        embed_dim: 8,
+        hidden: 6,
+        kernel: 3,
+        num_classes: 2,
+        embed_init_std: None,
+    });
     let text = spec.init(&device).unwrap();
     assert_eq!(text.logits(&Input::all(&tokens, &device)).dims(), [3, 2]);
 }
@@ -109,6 +117,34 @@ fn bad_configs_and_mismatched_data_are_errors() {
     assert!(spec.check_examples(&ex).is_err());
     let e = genrep_models::parse_device("tpu").unwrap_err().to_string();
     assert!(e.contains("tpu") && e.contains("flex"), "{e}");
+}
+
+#[test]
+fn embedding_init_std_is_honoured_validated_and_absent_from_old_configs() {
+    let device = Device::flex();
+    let base =
+        TextCnnConfig { vocab_size: 400, embed_dim: 10, hidden: 3, kernel: 3, num_classes: 2, embed_init_std: None };
+    let std_of = |cfg: &TextCnnConfig| {
+        let w: Vec<f32> = cfg.init(&device).unwrap().embedding.weight.val().into_data().try_to_vec().unwrap();
+        let mean = w.iter().sum::<f32>() / w.len() as f32;
+        (w.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / w.len() as f32).sqrt()
+    };
+    // 4,000 draws: the sample sd is within a few percent of the asked-for one.
+    let default = std_of(&base);
+    assert!((default - 1.0).abs() < 0.05, "burn's default N(0, 1): sd {default}");
+    let small = std_of(&TextCnnConfig { embed_init_std: Some(0.02), ..base.clone() });
+    assert!((small - 0.02).abs() < 0.001, "N(0, 0.02^2): sd {small}");
+    assert_eq!(std_of(&TextCnnConfig { embed_init_std: Some(0.0), ..base.clone() }), 0.0);
+    for bad in [-0.1, f32::NAN, f32::INFINITY] {
+        let e = TextCnnConfig { embed_init_std: Some(bad), ..base.clone() }.validate().unwrap_err().to_string();
+        assert!(e.contains("embed_init_std"), "{e}");
+    }
+    // A config without the option serialises as before the field existed (run fingerprints hold),
+    // and such a config still reads.
+    let json = serde_json::to_string(&base).unwrap();
+    assert!(!json.contains("embed_init_std"), "{json}");
+    let back: TextCnnConfig = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, base);
 }
 
 /// Files written atomically get the permissions an ordinary `std::fs::write` gets in the same

@@ -61,7 +61,14 @@ fn assert_close(what: &str, a: &[f32], b: &[f32], tol: f64) {
 fn fused_training_follows_burns_trajectory() {
     let vision =
         ModelSpec::VisionCnn(VisionCnnConfig { channels: [4, 6], kernel: 3, ..VisionCnnConfig::new(1, 8, 8, 2) });
-    let text = ModelSpec::TextCnn(TextCnnConfig { vocab_size: 30, embed_dim: 5, hidden: 6, kernel: 3, num_classes: 2 });
+    let text = ModelSpec::TextCnn(TextCnnConfig {
+        vocab_size: 30,
+        embed_dim: 5,
+        hidden: 6,
+        kernel: 3,
+        num_classes: 2,
+        embed_init_std: None,
+    });
     let base =
         TrainConfig { epochs: 2, batch_size: 10, lr: 0.1, checkpoint_every_epoch: false, ..TrainConfig::default() };
     let cases = [
