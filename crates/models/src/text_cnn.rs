@@ -78,9 +78,7 @@ impl TextCnnConfig {
         Ok(TextCnn {
             embedding: match self.embed_init_std {
                 None => EmbeddingConfig::new(self.vocab_size, self.embed_dim),
-                Some(0.0) => {
-                    EmbeddingConfig::new(self.vocab_size, self.embed_dim).with_initializer(Initializer::Zeros)
-                }
+                Some(0.0) => EmbeddingConfig::new(self.vocab_size, self.embed_dim).with_initializer(Initializer::Zeros),
                 Some(s) => EmbeddingConfig::new(self.vocab_size, self.embed_dim)
                     .with_initializer(Initializer::Normal { mean: 0.0, std: s as f64 }),
             }
