@@ -128,6 +128,10 @@ pub struct Report {
     pub methods: Vec<MethodSummary>,
     /// Methods that could not run, with the reason.
     pub unsupported: Vec<(String, String)>,
+    /// (network, test point) pairs finished for some methods but not for every method that has
+    /// finished any pair: left out of every figure, so that methods are compared on the same
+    /// pairs (a run still in progress, or a shard not merged yet).
+    pub unfinished_pairs: usize,
 }
 
 impl Report {
@@ -188,6 +192,15 @@ pub fn summarize(cfg: &ExperimentConfig, rows: &[Row]) -> Report {
                 .insert(method.clone(), v.iter().map(|x| x.1).sum::<f64>() / want as f64);
         }
     }
+    // A run still in progress (or a shard not merged yet) leaves some pairs finished for only
+    // some methods; per-method means over different pairs would compare methods on different
+    // test points, so every figure uses only the pairs finished for every method that has
+    // finished any pair.
+    let finished: Vec<&String> =
+        cfg.methods.iter().filter(|m| pair_auc.values().any(|p| p.contains_key(m.as_str()))).collect();
+    let started = pair_auc.len();
+    pair_auc.retain(|_, p| finished.iter().all(|m| p.contains_key(m.as_str())));
+    let unfinished_pairs = started - pair_auc.len();
     let by_net: Vec<Vec<&BTreeMap<String, f64>>> = {
         let mut g: BTreeMap<u64, Vec<&BTreeMap<String, f64>>> = BTreeMap::new();
         for ((net, _), m) in &pair_auc {
@@ -215,12 +228,12 @@ pub fn summarize(cfg: &ExperimentConfig, rows: &[Row]) -> Report {
             let mut aucs_p = Vec::new();
             let mut per_k: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
             let mut retrain = Vec::new();
-            for ((method, _, _), v) in del.range((m.clone(), 0, 0)..) {
+            for ((method, net, test), v) in del.range((m.clone(), 0, 0)..) {
                 if method != m {
                     break;
                 }
                 retrain.extend(v.iter().map(|x| x.3));
-                if v.len() < want {
+                if v.len() < want || !pair_auc.contains_key(&(*net, *test)) {
                     continue;
                 }
                 let mut v = v.clone();
@@ -304,7 +317,7 @@ pub fn summarize(cfg: &ExperimentConfig, rows: &[Row]) -> Report {
         let (lo, hi) = cluster_bootstrap(&by_net, RESAMPLES, 15, |r| tau_of(r));
         (tau_of(&all), lo, hi, compared.len())
     });
-    Report { config: cfg.clone(), nets, baseline, ks, methods, unsupported, comparisons, tau }
+    Report { config: cfg.clone(), nets, baseline, ks, methods, unsupported, comparisons, tau, unfinished_pairs }
 }
 
 fn cell(v: (f64, f64), pairs: usize) -> String {
@@ -371,6 +384,14 @@ pub fn markdown(report: &Report) -> String {
          paper's numbers (50 x 10 pairs for vision, 200 x 10 for text, ~6,000 training points per class) \
          are in brackets.\n"
     );
+    if report.unfinished_pairs > 0 {
+        let _ = writeln!(
+            s,
+            "**Interim report:** {} (network, test point) pairs are finished for some methods but not all; \
+             they are left out of every figure below, so that all methods are compared on the same pairs.\n",
+            report.unfinished_pairs
+        );
+    }
     // Model quality.
     let _ = writeln!(s, "## Networks\n");
     let _ = writeln!(s, "| | test accuracy | balanced test accuracy | train accuracy |");
