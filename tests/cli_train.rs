@@ -32,6 +32,9 @@ fn train_writes_a_complete_reproducible_run() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("test accuracy"), "{stdout}");
+    // Without a terminal the progress bar is hidden, so its end is logged instead.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(" steps (100%), "), "{stderr}");
     for f in ["config.json", "checkpoints.json", "record.json", "metrics.json", "metrics.csv"] {
         assert!(a.join(f).is_file(), "missing {f}");
     }

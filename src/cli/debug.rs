@@ -75,7 +75,7 @@ pub fn run(args: DebugArgs, data: &super::DataSource) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let monitor = Bars::new()?;
     let report = run_debug(&cfg, &data, &device, &args.device, &args.out, &monitor)?;
-    monitor.0.finish_and_clear();
+    monitor.0.finish();
     write_debug(&args.out, &report)?;
     println!("{}", debug_markdown(&report));
     tracing::info!("wrote {}/debug.md, debug-curves.png, debug-curves.csv, debug-accuracy.csv", args.out.display());

@@ -180,7 +180,7 @@ pub fn run(args: ExperimentArgs, data: &super::DataSource) -> anyhow::Result<()>
     let monitor = Bars::new()?;
     let start = std::time::Instant::now();
     let summary = run_grid(&cfg, &opts, &monitor)?;
-    monitor.0.finish_and_clear();
+    monitor.0.finish();
     tracing::info!(
         "shard {}: trained {} nets, {} explanations, {} retrainings, {} subset models ({} rows were already done) in {:.1}s",
         args.shard,

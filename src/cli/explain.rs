@@ -1,11 +1,11 @@
 //! `genrep explain`: explain test predictions of a trained run by its training examples.
 
+use super::progress::Progress;
 use anyhow::Context as _;
 use clap::Args;
 use genrep::explain::{parse_method_spec, ExplainOptions, Explainer, Polarity, Target, METHOD_HELP};
 use genrep::render;
 use genrep::trainer::{misclassified, LoadedRun};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `genrep explain`.
@@ -141,19 +141,14 @@ pub fn run(args: ExplainArgs, data: &super::DataSource) -> anyhow::Result<()> {
     let target = args.class.map_or(Target::Predicted, Target::Class);
     // The NTK surrogate fit is computed once per run and cached in the run directory.
     let explainer = Explainer::from_run(&loaded)?.with_options(opts);
-    let bar = ProgressBar::new(task.train.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
-            .context("progress bar template")?,
-    );
+    let bar = Progress::new(task.train.len(), "")?;
     let start = std::time::Instant::now();
     let is_text = loaded.is_text();
     let (attrs, diag) =
         explainer.explain_with_progress(&args.method, &task.test, &indices, target, &mut |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
+            bar.set_position(done, total);
         })?;
-    bar.finish_and_clear();
+    bar.finish();
     let secs = start.elapsed().as_secs_f64();
     for note in &diag.notes {
         tracing::warn!("note: {note}");

@@ -1,11 +1,10 @@
 //! `genrep train`: build a task, train a model on it, and write a run directory.
 
 use super::data::TaskArgs;
-use anyhow::Context;
+use super::progress::Progress;
 use clap::{Args, ValueEnum};
 use genrep::models::{parse_device, ModelSpec};
 use genrep::trainer::{train_run, OptimizerConfig, RunConfig, RunDir, StepInfo, StepObserver, TrainConfig};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
 /// Optimiser choice on the command line.
@@ -77,7 +76,7 @@ pub struct TrainArgs {
 
 /// A progress bar over optimiser steps showing the running loss and accuracy.
 struct ProgressObserver {
-    bar: ProgressBar,
+    bar: Progress,
     loss: f64,
     acc: f64,
 }
@@ -89,7 +88,7 @@ impl StepObserver for ProgressObserver {
         self.loss = (1.0 - a) * self.loss + a * s.loss;
         self.acc = (1.0 - a) * self.acc + a * s.correct as f64 / s.batch_indices.len().max(1) as f64;
         self.bar.set_message(format!("epoch {} loss {:.4} acc {:.3}", s.epoch + 1, self.loss, self.acc));
-        self.bar.inc(1);
+        self.bar.inc();
     }
 }
 
@@ -155,11 +154,7 @@ pub fn run(args: TrainArgs, data: &super::DataSource) -> anyhow::Result<()> {
         train: train_cfg.clone(),
         device: args.device.clone(),
     };
-    let bar = ProgressBar::new(train_cfg.total_steps(task.train.len()) as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}")
-            .context("progress bar template")?,
-    );
+    let bar = Progress::new(train_cfg.total_steps(task.train.len()), "steps")?;
     let mut progress = ProgressObserver { bar, loss: 0.0, acc: 0.0 };
     let outcome = train_run(
         &run,
@@ -171,7 +166,7 @@ pub fn run(args: TrainArgs, data: &super::DataSource) -> anyhow::Result<()> {
         args.keep_step_log,
         &mut [&mut progress],
     )?;
-    progress.bar.finish_and_clear();
+    progress.bar.finish();
     for m in &outcome.history {
         tracing::info!(
             "epoch {}: train loss {:.4}, train acc {:.4}, test acc {}, {:.1}s",
