@@ -5,7 +5,7 @@
 
 use anyhow::Context as _;
 use genrep::experiments::Monitor;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanDuration, ProgressBar, ProgressStyle};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -100,10 +100,10 @@ impl Progress {
             "{}{pos}/{len}{} ({pct:.0}%), {} elapsed",
             if msg.is_empty() { String::new() } else { format!("{msg}: ") },
             spaced(self.unit),
-            humantime(self.bar.elapsed())
+            HumanDuration(self.bar.elapsed())
         );
         if pos > 0 && pos < len {
-            line.push_str(&format!(", ~{} left", humantime(self.bar.eta())));
+            line.push_str(&format!(", ~{} left", HumanDuration(self.bar.eta())));
         }
         line
     }
@@ -134,16 +134,6 @@ fn spaced(unit: &str) -> String {
         String::new()
     } else {
         format!(" {unit}")
-    }
-}
-
-/// `1h02m`, `3m05s`, `12s`.
-fn humantime(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
     }
 }
 
@@ -217,10 +207,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_at_a_glance() {
-        assert_eq!(humantime(Duration::from_secs(12)), "12s");
-        assert_eq!(humantime(Duration::from_secs(185)), "3m05s");
-        assert_eq!(humantime(Duration::from_secs(3720)), "1h02m");
+    fn units_are_spaced_only_when_named() {
         assert_eq!(spaced(""), "");
         assert_eq!(spaced("steps"), " steps");
     }
