@@ -204,3 +204,22 @@ fn lds_runs_resumes_and_shards_like_table1() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--metric lds"));
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// `--embed-init-std` is refused, naming the setting, where it means nothing (an image dataset)
+/// or is not a standard deviation, before any data is read or directory written.
+#[test]
+fn embed_init_std_is_checked_before_any_work() {
+    let tmp = std::env::temp_dir().join(format!("genrep-embed-{}", std::process::id()));
+    for (dataset, std) in [("mnist", "0.1"), ("agnews", "-1"), ("agnews", "NaN")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_genrep"))
+            .args(["--data-dir", "/nonexistent", "experiment", "--preset", "quick", "--dataset", dataset])
+            .arg(format!("--embed-init-std={std}"))
+            .arg("--out")
+            .arg(&tmp)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("embed_init_std"), "{dataset} {std}: {err}");
+        assert!(!tmp.exists(), "{dataset} {std}: the output directory was created");
+    }
+}

@@ -68,6 +68,10 @@ pub struct ExperimentArgs {
     /// from the remaining order, so they stay full but all shift).
     #[arg(long, value_parser = parse_exclusion)]
     pub exclusion: Option<genrep::trainer::ExclusionProtocol>,
+    /// Text datasets: standard deviation S of the text CNN's initial N(0, S^2) embedding
+    /// (the AG News quick preset uses 0.1; otherwise burn's N(0, 1)).
+    #[arg(long)]
+    pub embed_init_std: Option<f32>,
     /// Override the preset's learning-rate schedule: constant or linear-decay.
     #[arg(long, value_parser = super::train::parse_schedule)]
     pub schedule: Option<genrep::trainer::LrSchedule>,
@@ -131,6 +135,9 @@ fn config(args: &ExperimentArgs) -> anyhow::Result<ExperimentConfig> {
     }
     if let Some(v) = args.schedule {
         cfg.train.schedule = v;
+    }
+    if let Some(v) = args.embed_init_std {
+        cfg.embed_init_std = Some(v);
     }
     cfg.validate()?;
     Ok(cfg)

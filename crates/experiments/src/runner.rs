@@ -262,9 +262,9 @@ struct Retrain {
 }
 
 /// Runs (or resumes) the part of `cfg`'s grid that `opts.shard` owns, with the built-in model
-/// for the dataset ([`ModelSpec::default_for`]).
+/// for the dataset ([`ExperimentConfig::architecture`]).
 pub fn run(cfg: &ExperimentConfig, opts: &RunOptions, monitor: &dyn Monitor) -> Result<RunSummary> {
-    run_with(cfg, opts, monitor, |task: &Task| ModelSpec::default_for(&task.train, task.num_classes()))
+    run_with(cfg, opts, monitor, |task: &Task| cfg.architecture(task))
 }
 
 /// [`run`] with any architecture: `architecture` describes the network for the task (called
